@@ -1,0 +1,217 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// Client is an application registered by an admin (an OIDC relying party).
+type Client struct {
+	ID                     string
+	SecretHash             []byte // SHA-256 of the secret; empty for a public client
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Public                 bool     // no secret; PKCE required
+	Upstreams              []string // allowed upstream ids; empty means all
+	AccessTokenFormat      string   // "jwt" (default) or "opaque"
+	Static                 bool     // reconciled from the config file
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// User is one person as seen through one upstream identity. ID is the OIDC
+// subject (`<upstream id>_<stable key>` by default) and never changes.
+type User struct {
+	ID          string
+	Upstream    string // upstream id from the config
+	ExternalID  string // the upstream's stable key (accountId, unionId…)
+	Claims      []byte // JSON object of mapped claims (without sub)
+	Disabled    bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LastLoginAt time.Time
+}
+
+// Session is an SSO session: the browser holds a random id in a cookie, the
+// database holds its hash.
+type Session struct {
+	IDHash         []byte // SHA-256 of the cookie value
+	UserID         string
+	Upstream       string
+	AuthTime       time.Time
+	AMR            []string
+	ExpiresAt      time.Time
+	LoginStateHash []byte // SHA-256 of the upstream state that created it; unique (single use)
+	CreatedAt      time.Time
+}
+
+// Grant is what one redeemed authorization code produced: access tokens
+// (JWTs or opaque, carrying the grant id) and optionally a refresh-token
+// family that rotates in place.
+type Grant struct {
+	ID        string // random; carried by access tokens (jti)
+	ClientID  string
+	UserID    string
+	SessionID []byte // Session.IDHash, for logout
+	Scopes    []string
+	Audience  []string
+	AuthTime  time.Time
+	AMR       []string
+	CodeHash  []byte // SHA-256 of the authorization code; unique (single use)
+
+	// Refresh family; RefreshID is empty when no refresh token was issued.
+	RefreshID         string // random lookup key, only ever inside refresh tokens
+	RefreshGeneration int64
+	RefreshHash       []byte // hash of the current generation's secret
+	PrevRefreshHash   []byte // hash of the previous generation's secret
+	RotatedAt         time.Time
+
+	CreatedAt time.Time
+	ExpiresAt time.Time // when the grant (its refresh token, or its last access token) ends
+	RevokedAt time.Time // zero unless revoked
+}
+
+// Revoked reports whether the grant was revoked.
+func (g *Grant) Revoked() bool { return !g.RevokedAt.IsZero() }
+
+// Rotation asks RotateRefresh to move a refresh family one generation on.
+type Rotation struct {
+	RefreshID      string
+	FromGeneration int64  // the generation presented
+	FromHash       []byte // hash of the presented secret
+	NewHash        []byte // hash of the next generation's secret
+	Now            time.Time
+	ExpiresAt      time.Time // new expiry of the grant
+}
+
+// SigningKey is one RSA signing key. The private key is encrypted by the
+// caller (AES-256-GCM under the master key) before it reaches storage.
+type SigningKey struct {
+	ID         string // kid
+	Algorithm  string // RS256
+	PrivateEnc []byte // encrypted PKCS#8 DER
+	PublicJWK  []byte // JSON of the public JWK
+	CreatedAt  time.Time
+	ActiveFrom time.Time // signs from this time on (published before)
+	RetireAt   time.Time // zero while current; removed from JWKS (and deleted) after
+}
+
+// KeySet is the whole set of signing keys with the version that guards
+// compare-and-swap updates.
+type KeySet struct {
+	Version int64
+	Keys    []SigningKey
+}
+
+// AuditEvent records an admin or security-relevant change.
+type AuditEvent struct {
+	ID      int64
+	Time    time.Time
+	Actor   string // "cli", "config", "admin-api:<who>", "system"
+	Action  string // "client.create", "user.disable", "keys.rotate", "grant.revoke_reuse"…
+	Target  string // client id, user id, kid…
+	Details []byte // JSON object; never a secret
+}
+
+// UserFilter narrows ListUsers.
+type UserFilter struct {
+	Upstream string // empty: any
+	Limit    int    // 0: no limit
+}
+
+// Store is the whole persistence contract. Every method takes ctx first and
+// returns sentinel errors from this package (wrapped) for the expected
+// failures. All times are stored and returned in UTC.
+type Store interface {
+	// Clients.
+	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
+	GetClient(ctx context.Context, id string) (*Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	UpdateClient(ctx context.Context, c *Client) error // ErrNotFound if absent
+	DeleteClient(ctx context.Context, id string) error // ErrNotFound if absent; revokes its grants
+
+	// Users. UpsertUser creates the user or refreshes its claims and
+	// LastLoginAt, in one statement, and returns the stored row (Disabled
+	// tells the caller whether to refuse the login).
+	UpsertUser(ctx context.Context, u *User) (*User, error)
+	GetUser(ctx context.Context, id string) (*User, error)
+	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
+	// SetUserDisabled disables or enables a user; disabling also deletes its
+	// sessions and revokes its grants.
+	SetUserDisabled(ctx context.Context, id string, disabled bool) error
+
+	// Sessions. CreateSession fails with ErrConflict when LoginStateHash was
+	// used before (the upstream state is single-use).
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns the live session and its user; ErrNotFound when
+	// absent or expired at now, ErrUserDisabled when the user is disabled.
+	GetSession(ctx context.Context, idHash []byte, now time.Time) (*Session, *User, error)
+	// DeleteSession ends a session and revokes the grants issued under it.
+	DeleteSession(ctx context.Context, idHash []byte, now time.Time) error
+
+	// Grants. CreateGrant redeems an authorization code: it fails with
+	// ErrConflict when CodeHash was redeemed before, ErrUserDisabled when the
+	// user is disabled; on success it returns the user (for claims).
+	CreateGrant(ctx context.Context, g *Grant) (*User, error)
+	// RevokeGrantByCode revokes the grant an authorization code produced
+	// (code reuse). ErrNotFound if the code was never redeemed.
+	RevokeGrantByCode(ctx context.Context, codeHash []byte, now time.Time) error
+	// GetGrant returns a grant with its user. Revoked grants are returned
+	// with RevokedAt set; expired ones are ErrNotFound.
+	GetGrant(ctx context.Context, id string, now time.Time) (*Grant, *User, error)
+	// GetGrantByRefreshID finds a refresh family (expired: ErrNotFound).
+	GetGrantByRefreshID(ctx context.Context, refreshID string, now time.Time) (*Grant, *User, error)
+	// RotateRefresh moves the family from r.FromGeneration to the next one if
+	// and only if the grant is live, not revoked, at that generation and its
+	// current hash equals r.FromHash. Otherwise ErrConflict (someone else
+	// rotated first), ErrRevoked, ErrUserDisabled or ErrNotFound.
+	RotateRefresh(ctx context.Context, r Rotation) (*Grant, error)
+	// RevokeGrant revokes one grant (revocation endpoint, reuse detection).
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+
+	// Signing keys: read the set, or replace it if the version still matches
+	// (ErrConflict otherwise; the winner's set is then current).
+	GetKeySet(ctx context.Context) (*KeySet, error)
+	SwapKeySet(ctx context.Context, expectedVersion int64, keys []SigningKey) (*KeySet, error)
+
+	// Audit log.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	ListAudit(ctx context.Context, limit int) ([]AuditEvent, error) // newest first
+
+	// DeleteExpired removes sessions, grants and retired keys that ended
+	// before now (grants revoked longer than a day ago too) and returns how
+	// many rows went.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+
+	// Ping checks the database (readiness). Close releases it.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Stats counts what a backend sent to its database since it was opened:
+// statements executed (queries included) and rows written (inserted,
+// updated or deleted). Tests use it to hold the per-login budget.
+type Stats struct {
+	Statements int64
+	RowWrites  int64
+}
+
+// StatsReporter is implemented by backends that count their work.
+type StatsReporter interface {
+	Stats() Stats
+}
+
+// MigrationState is one migration as the CLI's `migrate status` shows it.
+type MigrationState struct {
+	Version   int64
+	Source    string // file name
+	Applied   bool
+	AppliedAt time.Time
+}
+
+// Migrator is implemented by backends with schema migrations.
+type Migrator interface {
+	MigrateUp(ctx context.Context) error
+	MigrationStatus(ctx context.Context) ([]MigrationState, error)
+}
