@@ -1,0 +1,214 @@
+package idp
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/dingoidc/dingoidc/storage"
+)
+
+// client adapts storage.Client to op.Client.
+type client struct {
+	c        storage.Client
+	loginURL string // path prefix of the login page
+	idTTL    time.Duration
+	format   string
+}
+
+var _ op.Client = (*client)(nil)
+
+func (c *client) GetID() string                    { return c.c.ID }
+func (c *client) RedirectURIs() []string           { return c.c.RedirectURIs }
+func (c *client) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedirectURIs }
+func (c *client) ApplicationType() op.ApplicationType {
+	if c.c.Public {
+		return op.ApplicationTypeNative // loopback redirects with any port (RFC 8252)
+	}
+	return op.ApplicationTypeWeb
+}
+func (c *client) AuthMethod() oidc.AuthMethod {
+	if c.c.Public {
+		return oidc.AuthMethodNone
+	}
+	return oidc.AuthMethodBasic // client_secret_post is accepted as well (T1)
+}
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (c *client) GrantTypes() []oidc.GrantType {
+	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+}
+func (c *client) LoginURL(id string) string { return c.loginURL + "?id=" + url.QueryEscape(id) }
+func (c *client) AccessTokenType() op.AccessTokenType {
+	if c.format == "opaque" {
+		return op.AccessTokenTypeBearer
+	}
+	return op.AccessTokenTypeJWT
+}
+func (c *client) IDTokenLifetime() time.Duration { return c.idTTL }
+func (c *client) DevMode() bool                  { return false }
+func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) IsScopeAllowed(scope string) bool { return scope == ScopeGroups }
+
+// IDTokenUserinfoClaimsAssertion puts the identity claims of the granted
+// scopes into the ID token too (RP-REQUIREMENTS I5: Kubernetes, Argo CD,
+// Grafana's JMESPath and JumpServer read only the ID token).
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *client) ClockSkew() time.Duration             { return 0 }
+
+func (c *client) checkSecret(secret string) bool {
+	if c.c.Public || len(c.c.SecretHash) == 0 {
+		return false
+	}
+	h := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(h[:], c.c.SecretHash) == 1
+}
+
+func (c *client) allowsUpstream(id string) bool {
+	return len(c.c.Upstreams) == 0 || slices.Contains(c.c.Upstreams, id)
+}
+
+// clientCache keeps every client in memory and reloads the whole set when it
+// is older than ttl (replicas converge through the database). A client not
+// in the set is looked up once, so a new registration works at once.
+type clientCache struct {
+	store    storage.Store
+	ttl      time.Duration
+	now      func() time.Time
+	wrap     func(storage.Client) *client
+	mu       sync.Mutex
+	loading  chan struct{}
+	byID     map[string]*client
+	origins  map[string]bool
+	loadedAt time.Time
+}
+
+func (cc *clientCache) snapshot(ctx context.Context) (map[string]*client, map[string]bool, error) {
+	cc.mu.Lock()
+	if cc.byID != nil && cc.now().Sub(cc.loadedAt) < cc.ttl {
+		byID, origins := cc.byID, cc.origins
+		cc.mu.Unlock()
+		return byID, origins, nil
+	}
+	if wait := cc.loading; wait != nil {
+		stale, origins := cc.byID, cc.origins
+		cc.mu.Unlock()
+		if stale != nil {
+			return stale, origins, nil // serve the old set while one caller reloads
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		return cc.snapshot(ctx)
+	}
+	done := make(chan struct{})
+	cc.loading = done
+	cc.mu.Unlock()
+
+	list, err := cc.store.ListClients(ctx)
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.loading = nil
+	close(done)
+	if err != nil {
+		if cc.byID != nil {
+			return cc.byID, cc.origins, nil
+		}
+		return nil, nil, err
+	}
+	byID := make(map[string]*client, len(list))
+	origins := map[string]bool{}
+	for _, c := range list {
+		byID[c.ID] = cc.wrap(c)
+		for _, u := range c.RedirectURIs {
+			if o := originOf(u); o != "" {
+				origins[o] = true
+			}
+		}
+	}
+	cc.byID, cc.origins, cc.loadedAt = byID, origins, cc.now()
+	return byID, origins, nil
+}
+
+var errUnknownClient = errors.New("unknown client")
+
+func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
+	byID, _, err := cc.snapshot(ctx)
+	if err != nil {
+		return nil, storageError(err, "load clients")
+	}
+	if c, ok := byID[id]; ok {
+		return c, nil
+	}
+	c, err := cc.store.GetClient(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client").WithParent(errUnknownClient)
+	}
+	if err != nil {
+		return nil, storageError(err, "get client")
+	}
+	w := cc.wrap(*c)
+	cc.mu.Lock()
+	if cc.byID != nil {
+		m := make(map[string]*client, len(cc.byID)+1)
+		for k, v := range cc.byID {
+			m[k] = v
+		}
+		m[id] = w
+		cc.byID = m
+	}
+	cc.mu.Unlock()
+	return w, nil
+}
+
+// invalidate forces a reload on next use (after an admin change here).
+func (cc *clientCache) invalidate() {
+	cc.mu.Lock()
+	cc.loadedAt = time.Time{}
+	cc.mu.Unlock()
+}
+
+// allowedOrigin reports whether a browser origin belongs to a registered
+// redirect URI (CORS is open only to registered apps).
+func (cc *clientCache) allowedOrigin(ctx context.Context, origin string) bool {
+	_, origins, err := cc.snapshot(ctx)
+	return err == nil && origins[origin]
+}
+
+// postLogoutAllowed reports whether any client registered uri.
+func (cc *clientCache) postLogoutAllowed(ctx context.Context, uri string) bool {
+	byID, _, err := cc.snapshot(ctx)
+	if err != nil {
+		return false
+	}
+	for _, c := range byID {
+		if slices.Contains(c.c.PostLogoutRedirectURIs, uri) {
+			return true
+		}
+	}
+	return false
+}
+
+func originOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" || p.Host == "" {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
+}

@@ -1,0 +1,62 @@
+package idp
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/dingoidc/dingoidc/idp/keys"
+	"github.com/dingoidc/dingoidc/storage"
+	"github.com/dingoidc/dingoidc/upstream"
+)
+
+// Config is what the provider needs at run time. The command line builds it
+// from the YAML file and the environment; tests build it directly.
+type Config struct {
+	// Issuer is the absolute URL of the provider, without a trailing slash.
+	Issuer string
+	// MasterKey (32 bytes) encrypts signing keys and derives every other
+	// server secret (code and request encryption, cookie signing).
+	MasterKey []byte
+
+	IDTokenTTL     time.Duration // default 1h
+	AccessTokenTTL time.Duration // default 1h
+	RefreshTTL     time.Duration // default 720h (30 days), idle: each rotation extends it
+	SessionTTL     time.Duration // SSO session, default 12h
+	LoginTTL       time.Duration // time to finish a scan, default 10m
+	CodeTTL        time.Duration // authorization code lifetime, default 1m
+	RefreshGrace   time.Duration // concurrent refreshes with the previous token, default 10s
+
+	// Upstreams in the order the chooser shows them. At least one.
+	Upstreams []UpstreamConfig
+
+	// DefaultAccessTokenFormat for clients that do not choose: "jwt" or "opaque".
+	DefaultAccessTokenFormat string
+
+	// Dev relaxes checks for the local demo (plain http on loopback).
+	Dev bool
+}
+
+// UpstreamConfig is one configured upstream.
+type UpstreamConfig struct {
+	ID       string // short, [a-z0-9-]; prefixes subjects
+	Name     string // shown to people
+	Provider upstream.Provider
+	// Claims overrides the provider's default claims templates
+	// (claim name → text/template over the identity's attributes).
+	Claims map[string]string
+	// BareSubject makes sub the upstream's stable key without the
+	// "<id>_" prefix (only sensible with a single upstream).
+	BareSubject bool
+}
+
+// Deps are the provider's collaborators.
+type Deps struct {
+	Store  storage.Store
+	Keys   *keys.Manager
+	Logger *slog.Logger
+	Now    func() time.Time
+	// HTTPClient is for upstream calls made by the login flow (unused by the
+	// provider itself; upstreams get their own).
+	HTTPClient *http.Client
+}

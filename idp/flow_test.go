@@ -1,0 +1,187 @@
+package idp_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+)
+
+// TestFullLogin drives a whole login as an app using coreos/go-oidc and
+// x/oauth2 would: discovery → authorize → upstream → callback → token → ID
+// token verified → userinfo → refresh → revoke → end_session, on both
+// backends.
+func TestFullLogin(t *testing.T) {
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnv(t, be.open(t))
+			app := e.rp("app", testSecret)
+			b := e.browser()
+			l := app.login(b)
+
+			// ID token claims (I1, I5, I6, I9).
+			if got, want := l.idToken.Subject, "dev_10001"; got != want {
+				t.Errorf("sub = %q, want %q", got, want)
+			}
+			for k, want := range map[string]any{"name": "张三", "preferred_username": "zhangsan", "email": "zhangsan@example.gov.cn", "email_verified": true, "azp": "app"} {
+				if l.claims[k] != want {
+					t.Errorf("id token %s = %#v, want %#v", k, l.claims[k], want)
+				}
+			}
+			if aud := strs(l.claims["aud"]); !slices.Equal(aud, []string{"app"}) {
+				t.Errorf("aud = %v, want [app]", aud)
+			}
+			if g, ok := l.claims["groups"].([]any); !ok || len(g) != 2 {
+				t.Errorf("groups = %#v, want an array of 2", l.claims["groups"])
+			}
+			if _, ok := l.claims["nbf"]; ok {
+				t.Error("id token carries nbf (I3)")
+			}
+			if l.token.RefreshToken == "" {
+				t.Fatal("no refresh token for offline_access")
+			}
+			if l.token.TokenType != "Bearer" {
+				t.Errorf("token_type %q", l.token.TokenType)
+			}
+
+			// Userinfo (U1–U4).
+			ui, err := app.provider.UserInfo(app.ctx, oauth2.StaticTokenSource(l.token))
+			if err != nil {
+				t.Fatalf("userinfo: %v", err)
+			}
+			if ui.Subject != l.idToken.Subject || ui.Email != "zhangsan@example.gov.cn" || !ui.EmailVerified {
+				t.Errorf("userinfo = %+v", ui)
+			}
+
+			// Refresh: new access token, refresh token and ID token (T5).
+			old := *l.token
+			old.Expiry = old.Expiry.Add(-24 * 3600e9)
+			tok, err := app.conf.TokenSource(app.ctx, &old).Token()
+			if err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			if tok.RefreshToken == "" || tok.RefreshToken == l.token.RefreshToken {
+				t.Error("refresh token was not rotated")
+			}
+			rl := app.verify(tok)
+			if rl.idToken.Subject != l.idToken.Subject {
+				t.Error("refreshed id token has another sub")
+			}
+
+			// Revoke the new refresh token: the grant ends, refresh and userinfo fail.
+			resp, _ := e.postForm("/revoke", url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}, "app", testSecret)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("revoke: %d", resp.StatusCode)
+			}
+			if _, err := app.conf.TokenSource(app.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+				t.Error("refresh after revoke succeeded")
+			}
+			if _, err := app.provider.UserInfo(app.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+				t.Error("userinfo after revoke succeeded")
+			}
+
+			// end_session with the ID token: back to the registered URI with state.
+			q := url.Values{"id_token_hint": {rl.raw}, "post_logout_redirect_uri": {testLogout}, "state": {"bye"}}
+			resp, _ = b.get(e.issuer + "/end_session?" + q.Encode())
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != testLogout+"?state=bye" {
+				t.Fatalf("end_session: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), e.logs)
+			}
+			// The session is gone: prompt=none now answers login_required.
+			v := b.authorize(app.conf.AuthCodeURL("s2", oauth2.SetAuthURLParam("prompt", "none")))
+			if v.Get("error") != "login_required" {
+				t.Errorf("prompt=none after logout: %v", v)
+			}
+		})
+	}
+}
+
+// TestLoginBudget counts SQL statements and row writes for a first login and
+// for one that reuses the SSO session (speed budget of issue 2).
+func TestLoginBudget(t *testing.T) {
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			st := be.open(t)
+			e := newEnv(t, st)
+			app := e.rp("app", testSecret)
+			app.conf.Scopes = []string{"openid", "profile", "email"}
+			b := e.browser()
+			e.srv.Handler() // keys and clients warm
+			app.login(e.browser())
+
+			before := stats(t, st)
+			l := app.login(b)
+			if _, err := app.provider.UserInfo(app.ctx, oauth2.StaticTokenSource(l.token)); err != nil {
+				t.Fatal(err)
+			}
+			first := stats(t, st)
+			d := struct{ stmts, writes int64 }{first.Statements - before.Statements, first.RowWrites - before.RowWrites}
+			t.Logf("%s first login: %d statements, %d row writes", be.name, d.stmts, d.writes)
+			if d.stmts > 12 || d.writes > 6 {
+				t.Errorf("first login costs %d statements and %d row writes; budget 12 and 6", d.stmts, d.writes)
+			}
+
+			l = app.login(b)
+			if _, err := app.provider.UserInfo(app.ctx, oauth2.StaticTokenSource(l.token)); err != nil {
+				t.Fatal(err)
+			}
+			sso := stats(t, st)
+			ds := struct{ stmts, writes int64 }{sso.Statements - first.Statements, sso.RowWrites - first.RowWrites}
+			t.Logf("%s SSO login: %d statements, %d row writes", be.name, ds.stmts, ds.writes)
+			if ds.stmts >= d.stmts || ds.writes >= d.writes {
+				t.Errorf("SSO login (%d stmts, %d writes) is not cheaper than a first login (%d, %d)", ds.stmts, ds.writes, d.stmts, d.writes)
+			}
+		})
+	}
+}
+
+// TestDiscovery checks what the metadata advertises (D1–D7).
+func TestDiscovery(t *testing.T) {
+	e := newEnv(t, backends()[0].open(t))
+	resp, err := e.ts.Client().Get(e.issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("content type %q", ct)
+	}
+	var doc map[string]any
+	if err := jsonDecode(resp, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["issuer"] != e.issuer {
+		t.Errorf("issuer %v", doc["issuer"])
+	}
+	want := map[string][]string{
+		"response_types_supported":              {"code"},
+		"grant_types_supported":                 {"authorization_code", "refresh_token"},
+		"id_token_signing_alg_values_supported": {"RS256"},
+		"code_challenge_methods_supported":      {"S256"},
+		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
+	}
+	for k, w := range want {
+		if got := strs(doc[k]); !slices.Equal(got, w) {
+			t.Errorf("%s = %v, want %v", k, got, w)
+		}
+	}
+	for _, k := range []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "end_session_endpoint", "revocation_endpoint", "introspection_endpoint"} {
+		s, _ := doc[k].(string)
+		if !strings.HasPrefix(s, e.issuer+"/") {
+			t.Errorf("%s = %q", k, s)
+		}
+	}
+	for _, k := range strs(doc["scopes_supported"]) {
+		if k == "" {
+			t.Error("empty scope advertised")
+		}
+	}
+	if strings.Contains(strings.Join(strs(doc["id_token_signing_alg_values_supported"]), ","), "none") {
+		t.Error("alg none advertised")
+	}
+}
+
+var _ = context.Background

@@ -1,0 +1,161 @@
+package idp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+type ctxKey int
+
+const (
+	ctxRawBasic ctxKey = iota
+	ctxRequestID
+)
+
+// noStore marks token, userinfo and introspection answers uncacheable.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func cacheFor(d time.Duration, h http.Handler) http.Handler {
+	v := "public, max-age=" + strconv.Itoa(int(d.Seconds()))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", v)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// withRawBasic remembers the Basic credentials as sent, before op
+// URL-decodes them, so clients that do not encode (T1) still authenticate.
+func withRawBasic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, secret, ok := r.BasicAuth(); ok {
+			r = r.WithContext(context.WithValue(r.Context(), ctxRawBasic, secret))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func rawBasicSecret(ctx context.Context) (string, bool) {
+	s, ok := ctx.Value(ctxRawBasic).(string)
+	return s, ok
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", allow)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_, _ = fmt.Fprintf(w, `{"error":"invalid_request","error_description":"use %s"}`, allow)
+	}
+}
+
+// securityHeaders: no framing of our pages, no referrer (codes in URLs must
+// not leak), no MIME sniffing.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
+		h.ServeHTTP(w, r)
+	})
+}
+
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// RequestID returns the id of the request ctx belongs to.
+func RequestID(ctx context.Context) string {
+	s, _ := ctx.Value(ctxRequestID).(string)
+	return s
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe gives every request an id, counts it, and logs one line without
+// the query string (it carries codes and states).
+func (s *Server) observe(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDRE.MatchString(id) {
+			id = randomString(12)
+		}
+		w.Header().Set("X-Request-Id", id)
+		// Our own handlers use op's verifiers, which read the issuer from ctx.
+		ctx := op.ContextWithIssuer(context.WithValue(r.Context(), ctxRequestID, id), s.cfg.Issuer)
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		d := time.Since(start)
+		route := routeName(r.URL.Path)
+		s.metrics.request(route, sw.status, d)
+		level := slog.LevelDebug
+		if sw.status >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(r.Context(), level, "http request", "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(d.Microseconds())/1000)
+	})
+}
+
+// routeName keeps metric labels bounded.
+func routeName(p string) string {
+	switch p {
+	case "/.well-known/openid-configuration", "/authorize", "/authorize/callback", "/oauth/token", "/oauth/introspect",
+		"/revoke", "/userinfo", "/keys", "/end_session", "/login", "/healthz", "/readyz", "/metrics":
+		return p
+	}
+	if len(p) > 7 && p[:7] == "/login/" {
+		return "/login/{upstream}/callback"
+	}
+	return "other"
+}
+
+// LogHandler wraps a slog handler so every record made with a request's
+// context carries its request_id.
+func LogHandler(h slog.Handler) slog.Handler { return ridHandler{h} }
+
+type ridHandler struct{ slog.Handler }
+
+func (h ridHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+func (h ridHandler) WithAttrs(a []slog.Attr) slog.Handler { return ridHandler{h.Handler.WithAttrs(a)} }
+func (h ridHandler) WithGroup(n string) slog.Handler      { return ridHandler{h.Handler.WithGroup(n)} }
