@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,17 +94,43 @@ type env struct {
 	store  storage.Store
 	issuer string
 	logs   *syncBuffer
-	now    func() time.Time
+	clock  *clock
+	cfg    idp.Config
+
+	// replicas behind the one test server (a load balancer): requests go to
+	// replicas[pick].
+	replicas []http.Handler
+	pick     atomic.Int32
+}
+
+// use sends the following requests to replica i.
+func (e *env) use(i int) { e.pick.Store(int32(i)) }
+
+// clock is real time shifted by an offset the test moves forward.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 type envOption func(*idp.Config)
 
 func newEnv(t *testing.T, st storage.Store, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, store: st, logs: &syncBuffer{}}
-	var handler http.Handler
+	e := &env{t: t, store: st, logs: &syncBuffer{}, clock: &clock{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { e.replicas[e.pick.Load()].ServeHTTP(w, r) })
 	e.ts = httptest.NewUnstartedServer(mux)
 	e.ts.StartTLS()
 	t.Cleanup(e.ts.Close)
@@ -111,32 +138,41 @@ func newEnv(t *testing.T, st storage.Store, opts ...envOption) *env {
 
 	e.up = upstreamtest.New(e.issuer+"/upstream", upstreamtest.DefaultPeople())
 	e.up.AutoApprove = "10001"
+	e.up.Now = e.clock.Now
 	mux.Handle("/upstream/", e.up.Handler())
 
-	logger := slog.New(idp.LogHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	sealer, err := keys.NewSealer(testMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	km := keys.NewManager(st, sealer, keys.Options{Logger: logger})
-	if err := km.Ensure(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	cfg := idp.Config{
+	e.cfg = idp.Config{
 		Issuer:    e.issuer,
 		MasterKey: testMasterKey,
 		Upstreams: []idp.UpstreamConfig{{ID: "dev", Name: "测试", Provider: e.up}},
 	}
 	for _, o := range opts {
-		o(&cfg)
+		o(&e.cfg)
 	}
-	e.srv, err = idp.New(cfg, idp.Deps{Store: st, Keys: km, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler = e.srv.Handler()
+	e.srv = e.addReplica(st)
 	e.addClient(storage.Client{ID: "app", Name: "测试应用", RedirectURIs: []string{testRedirect}, PostLogoutRedirectURIs: []string{testLogout}}, testSecret)
 	return e
+}
+
+// addReplica starts one more provider on store st (same issuer, same
+// upstream) behind the test server.
+func (e *env) addReplica(st storage.Store) *idp.Server {
+	e.t.Helper()
+	logger := slog.New(idp.LogHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	sealer, err := keys.NewSealer(testMasterKey)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	km := keys.NewManager(st, sealer, keys.Options{Logger: logger})
+	if err := km.Ensure(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
+	srv, err := idp.New(e.cfg, idp.Deps{Store: st, Keys: km, Logger: logger, Now: e.clock.Now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.replicas = append(e.replicas, srv.Handler())
+	return srv
 }
 
 func (e *env) addClient(c storage.Client, secret string) {

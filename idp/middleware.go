@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -159,3 +160,50 @@ func (h ridHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 func (h ridHandler) WithAttrs(a []slog.Attr) slog.Handler { return ridHandler{h.Handler.WithAttrs(a)} }
 func (h ridHandler) WithGroup(n string) slog.Handler      { return ridHandler{h.Handler.WithGroup(n)} }
+
+// unavailableAs503 answers 503 instead of op's 4xx when the error is
+// temporarily_unavailable (the database is unreachable), so clients retry
+// instead of treating the request as bad; and 401 for a bad bearer token.
+func unavailableAs503(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bw := &bufferedWriter{ResponseWriter: w}
+		h.ServeHTTP(bw, r)
+		status := bw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		body := bw.body.Bytes()
+		switch {
+		case status >= 400 && status < 500 && bytes.Contains(body, []byte(`"error":"temporarily_unavailable"`)):
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "5")
+		case status == http.StatusForbidden && bytes.Contains(body, []byte(`"error":"invalid_token"`)):
+			// RFC 6750 §3.1: a bad token at userinfo is 401, not op's 403.
+			status = http.StatusUnauthorized
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(bw.body.Bytes())
+	})
+}
+
+// bufferedWriter holds a small answer (token endpoint JSON) until the
+// handler is done.
+type bufferedWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
