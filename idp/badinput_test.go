@@ -44,7 +44,7 @@ func TestBadInput(t *testing.T) {
 	})
 
 	for name, redirect := range map[string]string{
-		"unregistered redirect_uri": "https://evil.example/callback",
+		"unregistered redirect_uri":  "https://evil.example/callback",
 		"query-altered redirect_uri": testRedirect + "?x=1",
 		"missing redirect_uri":       "",
 	} {
@@ -192,7 +192,9 @@ func TestClientSecretEncodings(t *testing.T) {
 		"basic url-encoded": func(f url.Values) (*http.Response, map[string]any) {
 			return e.postForm("/oauth/token", f, url.QueryEscape("odd"), url.QueryEscape(secret))
 		},
-		"basic raw": func(f url.Values) (*http.Response, map[string]any) { return e.postForm("/oauth/token", f, "odd", secret) },
+		"basic raw": func(f url.Values) (*http.Response, map[string]any) {
+			return e.postForm("/oauth/token", f, "odd", secret)
+		},
 		"post": func(f url.Values) (*http.Response, map[string]any) {
 			f.Set("client_id", "odd")
 			f.Set("client_secret", secret)
@@ -252,7 +254,9 @@ func TestUpstreamFailures(t *testing.T) {
 		text   string
 	}{
 		{"expired scan code offers a retry", func() { e.up.FailNextExchange(fmt.Errorf("exchange: %w", upstream.ErrCodeInvalid)) }, http.StatusBadRequest, "二维码已失效"},
-		{"outage", func() { e.up.FailNextExchange(fmt.Errorf("get token: %w: %w", upstream.ErrUnavailable, errors.New("dial tcp: timeout"))) }, http.StatusServiceUnavailable, "暂时"},
+		{"outage", func() {
+			e.up.FailNextExchange(fmt.Errorf("get token: %w: %w", upstream.ErrUnavailable, errors.New("dial tcp: timeout")))
+		}, http.StatusServiceUnavailable, "暂时"},
 		{"person outside the organisation", func() { e.up.AutoApprove = "10003" }, http.StatusForbidden, "无权登录"},
 	}
 	for _, c := range cases {
