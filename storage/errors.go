@@ -14,9 +14,6 @@ var (
 	ErrUserDisabled = errors.New("storage: user disabled")
 	// ErrRevoked: the grant was revoked (logout, code or refresh reuse, admin).
 	ErrRevoked = errors.New("storage: grant revoked")
-	// ErrRefreshReused: a refresh token of an earlier generation was presented
-	// outside the grace window; the whole grant has been revoked.
-	ErrRefreshReused = errors.New("storage: refresh token reused; grant revoked")
 	// ErrUnavailable: the database could not be reached or timed out.
 	ErrUnavailable = errors.New("storage: database unavailable")
 )
