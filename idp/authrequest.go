@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -101,6 +102,16 @@ func (a *authRequest) GetScopes() []string                { return a.Scopes }
 func (a *authRequest) GetState() string                   { return a.State }
 func (a *authRequest) GetSubject() string                 { return a.Subject }
 func (a *authRequest) Done() bool                         { return a.DoneAt != 0 && a.Subject != "" }
+
+// codePayload is the JSON the authorization code carries (op encrypts it):
+// the completed request without what only the browser leg needed.
+func (a *authRequest) codePayload() (string, error) {
+	c := *a
+	c.Nonce, c.Created, c.State, c.RespMode, c.Prompt, c.MaxAge = "", 0, "", "", nil, nil
+	c.HintSub, c.LoginHint, c.Locales, c.Browser = "", "", nil, nil
+	b, err := json.Marshal(&c)
+	return string(b), err
+}
 
 func (a *authRequest) promptNone() bool {
 	return len(a.Prompt) == 1 && a.Prompt[0] == oidc.PromptNone

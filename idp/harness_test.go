@@ -41,12 +41,12 @@ var testMasterKey = bytes.Repeat([]byte{7}, 32)
 // backend opens a fresh store of one kind.
 type backend struct {
 	name string
-	open func(t *testing.T) storage.Store
+	open func(t testing.TB) storage.Store
 }
 
 func backends() []backend {
 	return []backend{
-		{"sqlite", func(t *testing.T) storage.Store {
+		{"sqlite", func(t testing.TB) storage.Store {
 			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"))
 			if err != nil {
 				t.Fatal(err)
@@ -54,7 +54,7 @@ func backends() []backend {
 			t.Cleanup(func() { st.Close() })
 			return st
 		}},
-		{"postgres", func(t *testing.T) storage.Store {
+		{"postgres", func(t testing.TB) storage.Store {
 			dsn := pgtest.NewDatabase(t)
 			st, err := postgres.Open(t.Context(), dsn)
 			if err != nil {
@@ -87,7 +87,7 @@ func (s *syncBuffer) String() string {
 // env is one running provider on an HTTPS test server, with a fake upstream
 // mounted under /upstream on the same server.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *idp.Server
 	ts     *httptest.Server
 	up     *upstreamtest.Provider
@@ -126,7 +126,7 @@ func (c *clock) Advance(d time.Duration) {
 
 type envOption func(*idp.Config)
 
-func newEnv(t *testing.T, st storage.Store, opts ...envOption) *env {
+func newEnv(t testing.TB, st storage.Store, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, store: st, logs: &syncBuffer{}, clock: &clock{}}
 	mux := http.NewServeMux()
@@ -333,7 +333,7 @@ func (e *env) postForm(path string, form url.Values, user, pass string) (*http.R
 }
 
 // stats reads the backend's statement counters.
-func stats(t *testing.T, st storage.Store) storage.Stats {
+func stats(t testing.TB, st storage.Store) storage.Stats {
 	t.Helper()
 	r, ok := st.(storage.StatsReporter)
 	if !ok {

@@ -67,23 +67,32 @@ func (s *Server) openAuthRequest(id string) (*authRequest, error) {
 }
 
 func (o opStorage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
-	return o.s.openAuthRequest(id)
+	a, err := o.s.openAuthRequest(id)
+	if err != nil || !a.Done() {
+		return a, err
+	}
+	// op makes the code by encrypting GetID() (JWE, AES-256-GCM): give it
+	// only what the token endpoint needs, so the code stays short.
+	if a.id, err = a.codePayload(); err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return a, nil
 }
 
 func (o opStorage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
 	s := o.s
-	id, err := s.crypto.Decrypt(code)
+	payload, err := s.crypto.Decrypt(code)
 	if err != nil {
 		return nil, errors.New("code does not decrypt")
 	}
 	a := new(authRequest)
-	if err := s.seal.open(purposeAuthRequest, id, a); err != nil || !a.Done() {
+	if err := json.Unmarshal([]byte(payload), a); err != nil || !a.Done() {
 		return nil, errors.New("code holds no completed request")
 	}
 	if s.now().After(time.Unix(a.DoneAt, 0).Add(s.cfg.CodeTTL)) {
 		return nil, errors.New("code expired")
 	}
-	a.id = id
+	a.id = payload
 	a.codeHash = hash(code)
 	return a, nil
 }

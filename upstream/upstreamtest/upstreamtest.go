@@ -175,7 +175,7 @@ var page = template.Must(template.New("p").Parse(`<!doctype html>
 <title>模拟扫码登录 · Simulated scan</title>
 <style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:8vh auto;padding:1rem}a{display:block;margin:.5rem 0;padding:.8rem;border-radius:8px;background:#1677ff;color:#fff;text-decoration:none;text-align:center}</style>
 </head><body><h1>模拟扫码登录</h1><p>Development upstream: choose a test person to "scan" as.</p>
-{{range .People}}<a href="{{$.Base}}/approve?{{.Query}}">{{.Name}}</a>{{end}}
+{{range .People}}<a href="{{.URL}}">{{.Name}}</a>{{end}}
 </body></html>`))
 
 // Handler serves the fake login page at BaseURL.
@@ -196,14 +196,18 @@ func (p *Provider) Handler() http.Handler {
 			http.Redirect(w, r, target, http.StatusFound)
 			return
 		}
-		type item struct{ Name, Query string }
+		type item struct {
+			Name string
+			URL  template.URL // built here from escaped parts
+		}
 		var items []item
 		for _, x := range p.People {
 			name, _ := x.Attributes["name"].(string)
-			items = append(items, item{Name: name, Query: url.Values{"person": {x.ID}, "state": {state}, "redirect_uri": {redirect}}.Encode()})
+			q := url.Values{"person": {x.ID}, "state": {state}, "redirect_uri": {redirect}}.Encode()
+			items = append(items, item{Name: name, URL: template.URL(p.BaseURL + "/approve?" + q)})
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = page.Execute(w, map[string]any{"People": items, "Base": p.BaseURL})
+		_ = page.Execute(w, map[string]any{"People": items})
 	})
 	mux.HandleFunc("GET "+prefix+"/approve", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()

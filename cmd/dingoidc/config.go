@@ -1,0 +1,479 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/dingoidc/dingoidc/idp"
+	"github.com/dingoidc/dingoidc/idp/keys"
+)
+
+// FileConfig is the YAML config file, after DINGOIDC_* environment
+// overrides and defaults. Load it with loadConfig, which validates it.
+//
+// Secrets have type Secret and never print; the master key, the Postgres
+// DSN and client secrets kept in files are read when needed (MasterKey,
+// DSN, StaticClient.secret) and are never held in this struct.
+type FileConfig struct {
+	Issuer            string          `yaml:"issuer" json:"issuer"`
+	Listen            string          `yaml:"listen" json:"listen"`
+	DataDir           string          `yaml:"data_dir" json:"data_dir"`
+	Storage           StorageConfig   `yaml:"storage" json:"storage"`
+	SecretKey         Secret          `yaml:"secret_key" json:"secret_key,omitempty"`
+	SecretKeyFile     string          `yaml:"secret_key_file" json:"secret_key_file,omitempty"`
+	Tokens            TokensConfig    `yaml:"tokens" json:"tokens"`
+	AccessTokenFormat string          `yaml:"access_token_format" json:"access_token_format"`
+	Keys              KeysConfig      `yaml:"keys" json:"keys"`
+	Log               LogConfig       `yaml:"log" json:"log"`
+	Upstreams         []UpstreamEntry `yaml:"upstreams" json:"upstreams"`
+	Clients           []StaticClient  `yaml:"clients" json:"clients"`
+
+	path    string            // the file read; "" when none
+	dev     bool              // serve --dev
+	fromEnv map[string]string // config key → environment variable that set it
+}
+
+// StorageConfig chooses the database.
+type StorageConfig struct {
+	Driver  string `yaml:"driver" json:"driver"`               // sqlite (default) or postgres
+	DSN     Secret `yaml:"dsn" json:"dsn,omitempty"`           // postgres
+	DSNFile string `yaml:"dsn_file" json:"dsn_file,omitempty"` // postgres, file holding the DSN
+	Path    string `yaml:"path" json:"path,omitempty"`         // sqlite file; default <data_dir>/dingoidc.sqlite
+}
+
+// TokensConfig holds lifetimes.
+type TokensConfig struct {
+	IDTokenTTL      Duration `yaml:"id_token_ttl" json:"id_token_ttl"`
+	AccessTokenTTL  Duration `yaml:"access_token_ttl" json:"access_token_ttl"`
+	RefreshTokenTTL Duration `yaml:"refresh_token_ttl" json:"refresh_token_ttl"`
+	SessionTTL      Duration `yaml:"session_ttl" json:"session_ttl"`
+	LoginTTL        Duration `yaml:"login_ttl" json:"login_ttl"`
+	CodeTTL         Duration `yaml:"code_ttl" json:"code_ttl"`
+	RefreshGrace    Duration `yaml:"refresh_grace" json:"refresh_grace"`
+}
+
+// KeysConfig schedules signing-key rotation.
+type KeysConfig struct {
+	RotationPeriod Duration `yaml:"rotation_period" json:"rotation_period"`
+	PublishAhead   Duration `yaml:"publish_ahead" json:"publish_ahead"`
+}
+
+// LogConfig configures the slog logger.
+type LogConfig struct {
+	Level  string `yaml:"level" json:"level"`   // debug, info, warn, error
+	Format string `yaml:"format" json:"format"` // json or text
+}
+
+// UpstreamEntry is one entry of `upstreams`: the common keys, plus the
+// type-specific ones decoded strictly into the type's config struct.
+type UpstreamEntry struct {
+	ID          string            `yaml:"id" json:"id"`
+	Type        string            `yaml:"type" json:"type"`
+	Name        string            `yaml:"name" json:"name"`
+	Claims      map[string]string `yaml:"claims" json:"claims,omitempty"`
+	BareSubject bool              `yaml:"bare_subject" json:"bare_subject,omitempty"`
+
+	// Raw is the entry without the common keys: the type-specific config.
+	Raw yaml.Node `yaml:"-" json:"-"`
+	// Config is Raw decoded into the type's config struct (nil for an
+	// unknown type).
+	Config any `yaml:"-" json:"-"`
+}
+
+// upstreamCommonKeys are the keys every upstream entry has.
+var upstreamCommonKeys = []string{"id", "type", "name", "claims", "bare_subject"}
+
+// StaticClient is one entry of `clients`, reconciled into the store at
+// start (see reconcileStaticClients).
+type StaticClient struct {
+	ID                     string   `yaml:"id" json:"id"`
+	Name                   string   `yaml:"name" json:"name"`
+	Secret                 Secret   `yaml:"secret" json:"secret,omitempty"`
+	SecretFile             string   `yaml:"secret_file" json:"secret_file,omitempty"`
+	Public                 bool     `yaml:"public" json:"public"`
+	RedirectURIs           []string `yaml:"redirect_uris" json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris" json:"post_logout_redirect_uris,omitempty"`
+	Upstreams              []string `yaml:"upstreams" json:"upstreams,omitempty"`
+	AccessTokenFormat      string   `yaml:"access_token_format" json:"access_token_format,omitempty"`
+}
+
+// loadOptions say what the config is loaded for.
+type loadOptions struct {
+	// Serve requires what serving needs (issuer, master key, upstreams);
+	// config check uses it too. Other commands only check what is set.
+	Serve bool
+	// Dev is serve --dev: loopback issuer and listen address by default,
+	// a master key generated into data_dir, upstreams optional.
+	Dev bool
+}
+
+// Defaults.
+const (
+	defaultListen    = ":8080"
+	defaultDevListen = "127.0.0.1:8080"
+	defaultDataDir   = "./data"
+	sqliteFileName   = "dingoidc.sqlite"
+	devKeyFileName   = "master-key"
+)
+
+func defaultConfig() *FileConfig {
+	return &FileConfig{
+		Storage: StorageConfig{Driver: "sqlite"},
+		Tokens: TokensConfig{
+			IDTokenTTL:      Duration(time.Hour),
+			AccessTokenTTL:  Duration(time.Hour),
+			RefreshTokenTTL: Duration(720 * time.Hour),
+			SessionTTL:      Duration(12 * time.Hour),
+			LoginTTL:        Duration(10 * time.Minute),
+			CodeTTL:         Duration(time.Minute),
+			RefreshGrace:    Duration(10 * time.Second),
+		},
+		AccessTokenFormat: "jwt",
+		Keys: KeysConfig{
+			RotationPeriod: Duration(keys.DefaultRotationPeriod),
+			PublishAhead:   Duration(keys.DefaultPublishAhead),
+		},
+		Log:     LogConfig{Level: "info"},
+		fromEnv: map[string]string{},
+	}
+}
+
+// configError is an invalid config: every problem, one a line.
+type configError struct {
+	source   string
+	problems []error
+}
+
+func (e *configError) Error() string {
+	var b strings.Builder
+	n := len(e.problems)
+	fmt.Fprintf(&b, "config %s: %d problem", e.source, n)
+	if n != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString(":")
+	for _, p := range e.problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+func (e *configError) Unwrap() []error { return e.problems }
+
+// loadConfig reads the config file (path "" means none: defaults only),
+// applies DINGOIDC_* variables read through getenv (they win over the
+// file), fills defaults and validates. Every problem is reported at once
+// as a *configError.
+func loadConfig(path string, getenv func(string) string, opts loadOptions) (*FileConfig, error) {
+	c := defaultConfig()
+	c.path = path
+	c.dev = opts.Dev
+	if path != "" {
+		if problems, err := c.decodeFile(path); err != nil {
+			return nil, err
+		} else if len(problems) > 0 {
+			return nil, &configError{source: path, problems: problems}
+		}
+	}
+	c.applyEnv(getenv)
+	c.applyDefaults()
+	if err := c.Validate(opts.Serve); err != nil {
+		return nil, &configError{source: c.source(), problems: unjoin(err)}
+	}
+	return c, nil
+}
+
+func (c *FileConfig) source() string {
+	if c.path == "" {
+		return "(no file: defaults and DINGOIDC_* variables)"
+	}
+	return c.path
+}
+
+// decodeFile decodes the YAML file strictly. Syntax errors fail at once;
+// unknown keys and wrong types come back as problems, all of them.
+func (c *FileConfig) decodeFile(path string) ([]error, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	err = dec.Decode(c)
+	if errors.Is(err, io.EOF) { // empty file
+		return nil, nil
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		problems := make([]error, 0, len(te.Errors))
+		for _, msg := range te.Errors {
+			problems = append(problems, errors.New(rewriteYAMLError(msg)))
+		}
+		return problems, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil, nil
+}
+
+// envOverrides are the DINGOIDC_* variables, each with the key it sets.
+// Empty variables are ignored.
+var envOverrides = []struct {
+	name, key string
+	set       func(c *FileConfig, v string)
+}{
+	{"DINGOIDC_ISSUER", "issuer", func(c *FileConfig, v string) { c.Issuer = v }},
+	{"DINGOIDC_LISTEN", "listen", func(c *FileConfig, v string) { c.Listen = v }},
+	{"DINGOIDC_DATA_DIR", "data_dir", func(c *FileConfig, v string) { c.DataDir = v }},
+	{"DINGOIDC_STORAGE_DRIVER", "storage.driver", func(c *FileConfig, v string) { c.Storage.Driver = v }},
+	{"DINGOIDC_STORAGE_PATH", "storage.path", func(c *FileConfig, v string) { c.Storage.Path = v }},
+	{"DINGOIDC_ACCESS_TOKEN_FORMAT", "access_token_format", func(c *FileConfig, v string) { c.AccessTokenFormat = v }},
+	{"DINGOIDC_LOG_LEVEL", "log.level", func(c *FileConfig, v string) { c.Log.Level = v }},
+	{"DINGOIDC_LOG_FORMAT", "log.format", func(c *FileConfig, v string) { c.Log.Format = v }},
+}
+
+// applyEnv applies the DINGOIDC_* overrides. A secret given by the
+// environment, inline or as a file, replaces both forms from the file.
+func (c *FileConfig) applyEnv(getenv func(string) string) {
+	for _, o := range envOverrides {
+		if v := getenv(o.name); v != "" {
+			o.set(c, v)
+			c.fromEnv[o.key] = o.name
+		}
+	}
+	if v, f := getenv("DINGOIDC_SECRET_KEY"), getenv("DINGOIDC_SECRET_KEY_FILE"); v != "" || f != "" {
+		c.SecretKey, c.SecretKeyFile = Secret(v), f
+		if v != "" {
+			c.fromEnv["secret_key"] = "DINGOIDC_SECRET_KEY"
+		}
+		if f != "" {
+			c.fromEnv["secret_key_file"] = "DINGOIDC_SECRET_KEY_FILE"
+		}
+	}
+	if v, f := getenv("DINGOIDC_STORAGE_DSN"), getenv("DINGOIDC_STORAGE_DSN_FILE"); v != "" || f != "" {
+		c.Storage.DSN, c.Storage.DSNFile = Secret(v), f
+		if v != "" {
+			c.fromEnv["storage.dsn"] = "DINGOIDC_STORAGE_DSN"
+		}
+		if f != "" {
+			c.fromEnv["storage.dsn_file"] = "DINGOIDC_STORAGE_DSN_FILE"
+		}
+	}
+}
+
+// applyDefaults fills what neither the file nor the environment set.
+func (c *FileConfig) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = defaultListen
+		if c.dev {
+			c.Listen = defaultDevListen
+		}
+	}
+	if c.Issuer == "" && c.dev {
+		port := "8080"
+		if _, p, err := net.SplitHostPort(c.Listen); err == nil && p != "" {
+			port = p
+		}
+		c.Issuer = "http://127.0.0.1:" + port
+	}
+	if c.DataDir == "" {
+		c.DataDir = defaultDataDir
+	}
+	if c.Storage.Driver == "" {
+		c.Storage.Driver = "sqlite"
+	}
+	if c.Storage.Driver == "sqlite" && c.Storage.Path == "" {
+		c.Storage.Path = filepath.Join(c.DataDir, sqliteFileName)
+	}
+	if c.AccessTokenFormat == "" {
+		c.AccessTokenFormat = "jwt"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+		if c.dev {
+			c.Log.Format = "text"
+		}
+	}
+	for i := range c.Upstreams {
+		if c.Upstreams[i].Name == "" {
+			c.Upstreams[i].Name = c.Upstreams[i].ID
+		}
+	}
+	for i := range c.Clients {
+		if c.Clients[i].Name == "" {
+			c.Clients[i].Name = c.Clients[i].ID
+		}
+	}
+}
+
+// key names a config key in a message, with the variable that set it.
+func (c *FileConfig) key(k string) string {
+	if env, ok := c.fromEnv[k]; ok {
+		return k + " (" + env + ")"
+	}
+	return k
+}
+
+// MasterKey returns the 32-byte master key: secret_key, or the contents of
+// secret_key_file, or in dev mode without either a key generated into
+// data_dir.
+func (c *FileConfig) MasterKey() ([]byte, error) {
+	switch {
+	case c.SecretKey != "":
+		return keys.ParseMasterKey(c.SecretKey.Value())
+	case c.SecretKeyFile != "":
+		s, err := readSecretFile(c.SecretKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		return keys.ParseMasterKey(s.Value())
+	case c.dev:
+		return devMasterKey(c.DataDir)
+	}
+	return nil, errors.New("no master key: set secret_key_file, secret_key, DINGOIDC_SECRET_KEY_FILE or DINGOIDC_SECRET_KEY")
+}
+
+// devMasterKey returns the dev-mode master key kept in
+// <dataDir>/master-key, creating the directory and the key (mode 0600) on
+// first use.
+func devMasterKey(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, devKeyFileName)
+	if s, err := readSecretFile(path); err == nil {
+		return keys.ParseMasterKey(s.Value())
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("dev master key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) { // another process won the race
+		return devMasterKey(dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dev master key: %w", err)
+	}
+	key := keys.GenerateMasterKey()
+	_, werr := f.WriteString(key + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("dev master key: write %s: %w", path, werr)
+	}
+	return keys.ParseMasterKey(key)
+}
+
+// DSN returns the Postgres DSN from storage.dsn or storage.dsn_file.
+func (c *FileConfig) DSN() (Secret, error) {
+	if c.Storage.DSN != "" {
+		return c.Storage.DSN, nil
+	}
+	if c.Storage.DSNFile != "" {
+		return readSecretFile(c.Storage.DSNFile)
+	}
+	return "", errors.New("storage.dsn or storage.dsn_file is required for postgres")
+}
+
+// readSecretFile reads a secret from a file, trimming white space. Errors
+// name the file, never its content.
+func readSecretFile(path string) (Secret, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret file: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("secret file %s is empty", path)
+	}
+	return Secret(s), nil
+}
+
+// IDPConfig returns the provider's run-time config. upstreams are the
+// built providers (see buildUpstreams), in the config's order.
+func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, error) {
+	mk, err := c.MasterKey()
+	if err != nil {
+		return idp.Config{}, fmt.Errorf("master key: %w", err)
+	}
+	t := c.Tokens
+	return idp.Config{
+		Issuer:                   c.Issuer,
+		MasterKey:                mk,
+		IDTokenTTL:               t.IDTokenTTL.D(),
+		AccessTokenTTL:           t.AccessTokenTTL.D(),
+		RefreshTTL:               t.RefreshTokenTTL.D(),
+		SessionTTL:               t.SessionTTL.D(),
+		LoginTTL:                 t.LoginTTL.D(),
+		CodeTTL:                  t.CodeTTL.D(),
+		RefreshGrace:             t.RefreshGrace.D(),
+		Upstreams:                upstreams,
+		DefaultAccessTokenFormat: c.AccessTokenFormat,
+		Dev:                      c.dev,
+	}, nil
+}
+
+// buildUpstreams builds every configured upstream through its type's
+// factory, in the config's order.
+func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]idp.UpstreamConfig, error) {
+	out := make([]idp.UpstreamConfig, 0, len(c.Upstreams))
+	for i := range c.Upstreams {
+		e := &c.Upstreams[i]
+		f, ok := upstreamTypes[e.Type]
+		if !ok {
+			return nil, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type)
+		}
+		d := deps
+		if d.Logger != nil {
+			d.Logger = d.Logger.With("upstream", e.ID)
+		}
+		p, err := f.build(ctx, e, d)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: %w", e.ID, err)
+		}
+		out = append(out, idp.UpstreamConfig{
+			ID:          e.ID,
+			Name:        e.Name,
+			Provider:    p,
+			Claims:      e.Claims,
+			BareSubject: e.BareSubject,
+		})
+	}
+	return out, nil
+}
+
+// keysOptions returns the signing-key schedule for keys.NewManager.
+func (c *FileConfig) keysOptions(logger *slog.Logger) keys.Options {
+	return keys.Options{
+		RotationPeriod:   c.Keys.RotationPeriod.D(),
+		PublishAhead:     c.Keys.PublishAhead.D(),
+		MaxTokenLifetime: max(c.Tokens.IDTokenTTL.D(), c.Tokens.AccessTokenTTL.D()),
+		Logger:           logger,
+	}
+}
+
+// newLogger returns the slog logger the config asks for, writing to w.
+func (c *FileConfig) newLogger(w io.Writer) *slog.Logger {
+	level, _ := parseLogLevel(c.Log.Level) // validated
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+)
+
+func (c *cli) configCheck(_ context.Context, name string, args []string) error {
+	fs, o := c.flagSet(name, "", "Validate the config (file, then DINGOIDC_* variables) as serve would and\n"+
+		"print \"config OK\" with a summary in which every secret is redacted, or\n"+
+		"every problem, one a line. Nothing is written (not even the database).")
+	if _, err := c.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(o.config, c.getenv, loadOptions{Serve: true})
+	var ce *configError
+	if errors.As(err, &ce) && o.json {
+		problems := make([]string, 0, len(ce.problems))
+		for _, p := range ce.problems {
+			problems = append(problems, p.Error())
+		}
+		if werr := writeJSON(c.stdout, map[string]any{"ok": false, "source": ce.source, "problems": problems}); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return writeJSON(c.stdout, map[string]any{"ok": true, "source": cfg.source(), "config": cfg})
+	}
+	fmt.Fprintf(c.stdout, "config OK: %s\n\n", cfg.source())
+	return cfg.printSummary(c.stdout)
+}
+
+// printSummary writes the effective config as a table, secrets redacted,
+// noting the values set by DINGOIDC_* variables.
+func (c *FileConfig) printSummary(w io.Writer) error {
+	tw := newTable(w)
+	row := func(key, value string) {
+		if env, ok := c.fromEnv[key]; ok {
+			value += "  (" + env + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", key, value)
+	}
+	row("issuer", c.Issuer)
+	row("listen", c.Listen)
+	row("data_dir", c.DataDir)
+	row("storage.driver", c.Storage.Driver)
+	switch {
+	case c.Storage.Driver == "sqlite":
+		row("storage.path", c.Storage.Path)
+	case c.Storage.DSNFile != "":
+		row("storage.dsn_file", c.Storage.DSNFile)
+	default:
+		row("storage.dsn", c.Storage.DSN.String())
+	}
+	switch {
+	case c.SecretKeyFile != "":
+		row("secret_key_file", c.SecretKeyFile)
+	case c.SecretKey != "":
+		row("secret_key", c.SecretKey.String())
+	case c.dev:
+		row("secret_key", "generated in "+c.DataDir+"/"+devKeyFileName+" (dev)")
+	}
+	t := c.Tokens
+	row("tokens", fmt.Sprintf("id %s, access %s, refresh %s, session %s, login %s, code %s, refresh grace %s",
+		t.IDTokenTTL, t.AccessTokenTTL, t.RefreshTokenTTL, t.SessionTTL, t.LoginTTL, t.CodeTTL, t.RefreshGrace))
+	row("access_token_format", c.AccessTokenFormat)
+	row("keys", fmt.Sprintf("rotation %s, published %s ahead", c.Keys.RotationPeriod, c.Keys.PublishAhead))
+	row("log.level", c.Log.Level)
+	row("log.format", c.Log.Format)
+	if len(c.Upstreams) == 0 {
+		row("upstreams", "none")
+	}
+	for i, u := range c.Upstreams {
+		desc := fmt.Sprintf("%s: %s, %q", u.ID, u.Type, u.Name)
+		if len(u.Claims) > 0 {
+			desc += ", claims: " + strings.Join(slices.Sorted(maps.Keys(u.Claims)), " ")
+		}
+		if u.BareSubject {
+			desc += ", bare subjects"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label(i, "upstreams"), desc)
+	}
+	if len(c.Clients) == 0 {
+		row("clients", "none in the file")
+	}
+	for i, sc := range c.Clients {
+		kind := "confidential"
+		switch {
+		case sc.Public:
+			kind = "public"
+		case sc.SecretFile != "":
+			kind = "confidential, secret from " + sc.SecretFile
+		}
+		desc := fmt.Sprintf("%s: %s, %s", sc.ID, kind, strings.Join(sc.RedirectURIs, " "))
+		fmt.Fprintf(tw, "%s\t%s\n", label(i, "clients"), desc)
+	}
+	return tw.Flush()
+}

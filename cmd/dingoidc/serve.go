@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dingoidc/dingoidc/idp"
+	"github.com/dingoidc/dingoidc/idp/keys"
+)
+
+const serveAbout = `Run the OpenID provider.
+
+With --dev: an embedded SQLite file under data_dir, a master key generated
+there, a simulated upstream (a page listing test people to "scan" as), and a
+demo app at /demo that logs in and shows the claims it received. Everything
+runs on http://127.0.0.1:8080 unless the config says otherwise.`
+
+// serveCmd runs the provider until ctx ends, then shuts down gracefully.
+func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now}
+	fs, o := c.flagSet("serve", "", serveAbout)
+	dev := fs.Bool("dev", false, "local demo mode (see above)")
+	if _, err := c.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(o.config, getenv, loadOptions{Serve: true, Dev: *dev})
+	if err != nil {
+		return err
+	}
+	logger := slog.New(idp.LogHandler(cfg.newLogger(stderr).Handler()))
+	slog.SetDefault(logger) // zitadel/oidc logs to the default logger
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := reconcileStaticClients(ctx, st, cfg.Clients, logger); err != nil {
+		return err
+	}
+	mk, err := cfg.MasterKey()
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
+	sealer, err := keys.NewSealer(mk)
+	if err != nil {
+		return err
+	}
+	km := keys.NewManager(st, sealer, cfg.keysOptions(logger))
+	if err := km.Ensure(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	if *dev && len(cfg.Upstreams) == 0 {
+		cfg.Upstreams = []UpstreamEntry{{ID: "dev", Type: "dev", Name: "模拟扫码 (dev)", Config: new(devUpstreamConfig)}}
+	}
+	ups, err := cfg.buildUpstreams(ctx, upstreamDeps{
+		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		Logger:     logger,
+		Getenv:     getenv,
+		Dev:        *dev,
+		Issuer:     cfg.Issuer,
+		Mount:      func(path string, h http.Handler) { mux.Handle(path, h) },
+	})
+	if err != nil {
+		return err
+	}
+	icfg, err := cfg.IDPConfig(ups)
+	if err != nil {
+		return err
+	}
+	srv, err := idp.New(icfg, idp.Deps{Store: st, Keys: km, Logger: logger})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", srv.Handler())
+	if *dev {
+		if err := mountDemo(ctx, mux, st, cfg.Issuer, logger); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go srv.Run(runCtx, 5*time.Minute)
+
+	logger.Info("dingoidc serving", "issuer", cfg.Issuer, "listen", ln.Addr().String(), "storage", cfg.Storage.Driver, "version", buildVersion(), "dev", *dev)
+	if *dev {
+		fmt.Fprintf(stdout, "\ndingoidc (dev) is running: open %s/demo to log in as a test person.\n\n", demoBase(cfg.Issuer, ln.Addr()))
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// demoBase is the URL to print: the issuer, unless it names port 0.
+func demoBase(issuer string, addr net.Addr) string {
+	u, err := url.Parse(issuer)
+	if err != nil || !strings.HasSuffix(u.Host, ":0") {
+		return issuer
+	}
+	_, port, _ := net.SplitHostPort(addr.String())
+	u.Host = strings.TrimSuffix(u.Host, ":0") + ":" + port
+	return u.String()
+}
