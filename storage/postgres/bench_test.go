@@ -1,0 +1,131 @@
+package postgres_test
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dingoidc/dingoidc/storage/postgres/pgtest"
+)
+
+// Each benchmark runs serially (latency of one call) and in parallel
+// (throughput with parallelism×GOMAXPROCS callers on the default pool; the
+// callers mostly wait for the database, so more of them than CPUs).
+const parallelism = 8
+
+func BenchmarkUpsertUser(b *testing.B) {
+	s := openStore(b, pgtest.NewDatabase(b))
+	const people = 1000 // mostly updates, as in steady state
+	var n atomic.Int64
+	upsert := func(b *testing.B) {
+		if _, err := s.UpsertUser(b.Context(), user(fmt.Sprint(n.Add(1)%people))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			upsert(b)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(parallelism)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				upsert(b)
+			}
+		})
+	})
+}
+
+func BenchmarkCreateGrant(b *testing.B) {
+	s := openStore(b, pgtest.NewDatabase(b))
+	u, err := s.UpsertUser(b.Context(), user("1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	create := func(b *testing.B) {
+		if _, err := s.CreateGrant(b.Context(), grant(u.ID, fmt.Sprint(n.Add(1)))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			create(b)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(parallelism)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				create(b)
+			}
+		})
+	})
+}
+
+func BenchmarkRotateRefresh(b *testing.B) {
+	s := openStore(b, pgtest.NewDatabase(b))
+	u, err := s.UpsertUser(b.Context(), user("1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// families hands every caller a refresh family of its own and rotates it
+	// from generation to generation.
+	var n atomic.Int64
+	newFamily := func(b *testing.B) string {
+		name := fmt.Sprint(n.Add(1))
+		if _, err := s.CreateGrant(b.Context(), grant(u.ID, name)); err != nil {
+			b.Fatal(err)
+		}
+		return name
+	}
+	rotate := func(b *testing.B, name string, gen int64) {
+		if _, err := s.RotateRefresh(b.Context(), rotation(name, gen, t0.Add(time.Minute))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		name := newFamily(b)
+		var gen int64
+		for b.Loop() {
+			rotate(b, name, gen)
+			gen++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(parallelism)
+		b.RunParallel(func(pb *testing.PB) {
+			name := newFamily(b)
+			var gen int64
+			for pb.Next() {
+				rotate(b, name, gen)
+				gen++
+			}
+		})
+	})
+}
+
+// BenchmarkLogin is the storage side of one login: UpsertUser, CreateSession,
+// GetSession, CreateGrant and one RotateRefresh.
+func BenchmarkLogin(b *testing.B) {
+	s := openStore(b, pgtest.NewDatabase(b))
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(parallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			if err := login(b.Context(), s, fmt.Sprint(i%1000), fmt.Sprint(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

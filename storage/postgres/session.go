@@ -1,0 +1,97 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/dingoidc/dingoidc/storage"
+)
+
+// sessionColumns are the sessions columns in sessionScan order, qualified by
+// alias s.
+const sessionColumns = `s.id_hash, s.user_id, s.upstream, s.auth_time, s.amr, s.expires_at,
+	s.login_state_hash, s.created_at`
+
+// CreateSession inserts a session. ErrConflict when its id or its login state
+// hash exists (the upstream state is single-use); ErrNotFound when its user
+// does not exist.
+func (s *Store) CreateSession(ctx context.Context, sess *storage.Session) error {
+	tag, err := s.pool.Exec(ctx, `
+		INSERT INTO sessions (id_hash, user_id, upstream, auth_time, amr, expires_at, login_state_hash, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT DO NOTHING`,
+		sess.IDHash, sess.UserID, sess.Upstream, nullTime(sess.AuthTime), list(sess.AMR), sess.ExpiresAt,
+		nullBytes(sess.LoginStateHash), sess.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("create session: %w", mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("create session: %w", storage.ErrConflict)
+	}
+	return nil
+}
+
+// GetSession returns the session live at now and its user, in one statement.
+func (s *Store) GetSession(ctx context.Context, idHash []byte, now time.Time) (*storage.Session, *storage.User, error) {
+	var sr sessionScan
+	var ur userScan
+	err := s.pool.QueryRow(ctx, `
+		SELECT `+sessionColumns+`, `+userColumns+`
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id_hash = $1 AND s.expires_at > $2`,
+		idHash, now).Scan(append(sr.dest(), ur.dest()...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("get session: %w", mapErr(err))
+	}
+	if ur.u.Disabled {
+		return nil, nil, fmt.Errorf("get session: %w", storage.ErrUserDisabled)
+	}
+	return sr.result(), ur.result(), nil
+}
+
+// DeleteSession deletes the session and revokes the grants issued under it,
+// in one statement; ErrNotFound if the session does not exist (its grants, if
+// any, are revoked all the same).
+func (s *Store) DeleteSession(ctx context.Context, idHash []byte, now time.Time) error {
+	var deleted, revoked int64
+	err := s.pool.QueryRow(ctx, `
+		WITH s AS (
+			DELETE FROM sessions WHERE id_hash = $1 RETURNING 1
+		), g AS (
+			UPDATE grants SET revoked_at = $2 WHERE id IN (
+				SELECT id FROM grants WHERE session_id = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE)
+			RETURNING 1
+		)
+		SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM g)`,
+		idHash, now).Scan(&deleted, &revoked)
+	if err != nil {
+		return fmt.Errorf("delete session: %w", mapErr(err))
+	}
+	s.stats.addWrites(deleted + revoked)
+	if deleted == 0 {
+		return fmt.Errorf("delete session: %w", storage.ErrNotFound)
+	}
+	return nil
+}
+
+// sessionScan receives the sessionColumns of one row.
+type sessionScan struct {
+	s        storage.Session
+	authTime pgtype.Timestamptz
+}
+
+func (r *sessionScan) dest() []any {
+	s := &r.s
+	return []any{&s.IDHash, &s.UserID, &s.Upstream, &r.authTime, &s.AMR, &s.ExpiresAt, &s.LoginStateHash, &s.CreatedAt}
+}
+
+func (r *sessionScan) result() *storage.Session {
+	r.s.AuthTime = utc(r.authTime)
+	r.s.AMR = readList(r.s.AMR)
+	r.s.ExpiresAt = r.s.ExpiresAt.UTC()
+	r.s.CreatedAt = r.s.CreatedAt.UTC()
+	return &r.s
+}
