@@ -437,10 +437,12 @@ func (o opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, 
 	return nil
 }
 
-func (o opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+// SetIntrospectionFromToken answers any authenticated client (a resource
+// server registered as a client) about a live token.
+func (o opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, _ string) error {
 	g, u, err := o.s.liveGrant(ctx, tokenID, subject)
 	if err != nil {
-		return nil // inactive
+		return err // op answers {"active": false}
 	}
 	ui := new(oidc.UserInfo)
 	setUserinfo(ui, g.UserID, decodeClaims(u.Claims), g.Scopes)
@@ -451,7 +453,6 @@ func (o opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Int
 	resp.Audience = g.Audience
 	resp.Subject = g.UserID
 	resp.TokenType = oidc.BearerToken
-	_ = clientID
 	return nil
 }
 
