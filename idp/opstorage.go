@@ -185,6 +185,8 @@ func (s *Server) redeem(ctx context.Context, a *authRequest, withRefresh bool) (
 		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
 	case errors.Is(err, storage.ErrUserDisabled), errors.Is(err, storage.ErrNotFound):
 		return nil, oidc.ErrInvalidGrant().WithDescription("user is disabled")
+	case errors.Is(err, storage.ErrRevoked):
+		return nil, oidc.ErrInvalidGrant().WithDescription("the login session ended before the code was redeemed")
 	case err != nil:
 		return nil, storageError(err, "redeem code")
 	}

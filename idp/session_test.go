@@ -300,3 +300,24 @@ func TestTwoReplicas(t *testing.T) {
 		t.Fatalf("refresh at replica 0: %v", err)
 	}
 }
+
+// TestLogoutBeforeRedeem: a code whose SSO session was logged out before
+// the app redeemed it yields nothing.
+func TestLogoutBeforeRedeem(t *testing.T) {
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnv(t, be.open(t))
+			app := e.rp("app", testSecret)
+			b := e.browser()
+			code, ver := app.code(b)
+			resp, _ := b.get(e.issuer + "/end_session")
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("end_session: %d", resp.StatusCode)
+			}
+			resp, body := e.postForm("/oauth/token", tokenForm(code, ver), "app", testSecret)
+			if resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_grant" {
+				t.Fatalf("redeem after logout: %d %v", resp.StatusCode, body)
+			}
+		})
+	}
+}

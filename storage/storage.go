@@ -152,7 +152,10 @@ type Store interface {
 
 	// Grants. CreateGrant redeems an authorization code: it fails with
 	// ErrConflict when CodeHash was redeemed before, ErrUserDisabled when the
-	// user is disabled; on success it returns the user (for claims).
+	// user is disabled, ErrRevoked when SessionID is set and names no session
+	// live at CreatedAt (the person logged out before the app redeemed the
+	// code); on success it returns the user (for claims). The checks and the
+	// insert are one statement or one transaction.
 	CreateGrant(ctx context.Context, g *Grant) (*User, error)
 	// RevokeGrantByCode revokes the grant an authorization code produced
 	// (code reuse). ErrNotFound if the code was never redeemed.

@@ -20,10 +20,15 @@ const grantColumns = `g.id, g.client_id, g.user_id, g.session_id, g.scopes, g.au
 // SHARE, so a concurrent SetUserDisabled either commits first (and the grant
 // is not created) or waits for this grant and then revokes it. The insert
 // happens only for an enabled user; any unique conflict (code hash, grant id,
-// refresh id) makes it insert nothing rather than fail.
+// refresh id) makes it insert nothing rather than fail. A grant for a session
+// that ended (logout) is not inserted. (A logout racing this very statement
+// can still miss the new grant; the window is the statement's duration.)
 const createGrantSQL = `
 	WITH u AS (
 		SELECT ` + userColumns + ` FROM users u WHERE u.id = $3 FOR SHARE
+	), s AS (
+		SELECT $4::bytea IS NULL OR EXISTS (
+			SELECT 1 FROM sessions WHERE id_hash = $4::bytea AND expires_at > $15::timestamptz) AS live
 	), ins AS (
 		INSERT INTO grants (id, client_id, user_id, session_id, scopes, audience, auth_time, amr,
 			code_hash, refresh_id, refresh_generation, refresh_hash, prev_refresh_hash, rotated_at,
@@ -31,11 +36,11 @@ const createGrantSQL = `
 		SELECT $1::text, $2::text, u.id, $4::bytea, $5::text[], $6::text[], $7::timestamptz,
 			$8::text[], $9::bytea, $10::text, $11::bigint, $12::bytea, $13::bytea, $14::timestamptz,
 			$15::timestamptz, $16::timestamptz, $17::timestamptz
-		FROM u WHERE NOT u.disabled
+		FROM u, s WHERE NOT u.disabled AND s.live
 		ON CONFLICT DO NOTHING
 		RETURNING 1
 	)
-	SELECT ` + userColumns + `, (SELECT count(*) FROM ins) FROM u`
+	SELECT ` + userColumns + `, (SELECT count(*) FROM ins), s.live FROM u, s`
 
 // CreateGrant redeems an authorization code: it inserts the grant and returns
 // its user, in one statement. ErrConflict when the code (or the grant id or
@@ -44,12 +49,13 @@ const createGrantSQL = `
 func (s *Store) CreateGrant(ctx context.Context, g *storage.Grant) (*storage.User, error) {
 	var ur userScan
 	var inserted int64
+	var sessionLive bool
 	err := s.pool.QueryRow(ctx, createGrantSQL,
 		g.ID, g.ClientID, g.UserID, nullBytes(g.SessionID), list(g.Scopes), list(g.Audience),
 		nullTime(g.AuthTime), list(g.AMR), nullBytes(g.CodeHash), nullText(g.RefreshID),
 		g.RefreshGeneration, nullBytes(g.RefreshHash), nullBytes(g.PrevRefreshHash), nullTime(g.RotatedAt),
 		g.CreatedAt, g.ExpiresAt, nullTime(g.RevokedAt),
-	).Scan(append(ur.dest(), &inserted)...)
+	).Scan(append(ur.dest(), &inserted, &sessionLive)...)
 	if err != nil {
 		return nil, fmt.Errorf("create grant: %w", mapErr(err))
 	}
@@ -57,6 +63,8 @@ func (s *Store) CreateGrant(ctx context.Context, g *storage.Grant) (*storage.Use
 	switch {
 	case ur.u.Disabled:
 		return nil, fmt.Errorf("create grant: %w", storage.ErrUserDisabled)
+	case !sessionLive:
+		return nil, fmt.Errorf("create grant: the session ended: %w", storage.ErrRevoked)
 	case inserted == 0:
 		return nil, fmt.Errorf("create grant: %w", storage.ErrConflict)
 	}

@@ -94,6 +94,7 @@ func TestStatementBudget(t *testing.T) {
 		{"CreateGrant (code reused)", 1, 0, func() error {
 			g := grant("zzd_1", "b")
 			g.CodeHash = sum("code:a")
+			g.SessionID = sum("session:a")
 			if _, err := s.CreateGrant(ctx, g); !errors.Is(err, storage.ErrConflict) {
 				return fmt.Errorf("err = %v, want ErrConflict", err)
 			}
@@ -180,7 +181,9 @@ func TestDisableRacesCreateGrant(t *testing.T) {
 		created := make([]bool, grants)
 		for i := range grants {
 			wg.Go(func() {
-				_, err := s.CreateGrant(ctx, grant(u.ID, fmt.Sprintf("%s-%d", key, i)))
+				g := grant(u.ID, fmt.Sprintf("%s-%d", key, i))
+				g.SessionID = nil // no SSO session in this test
+				_, err := s.CreateGrant(ctx, g)
 				switch {
 				case err == nil:
 					created[i] = true

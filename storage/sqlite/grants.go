@@ -18,8 +18,10 @@ const grantColumnsG = `g.id, g.client_id, g.user_id, g.session_id, g.scopes, g.a
 	g.created_at, g.expires_at, g.revoked_at`
 
 const (
-	qUserForGrant = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
-	qCreateGrant  = `INSERT INTO grants (` + grantColumns + `)
+	qUserForGrant = `SELECT ` + userColumns + `,
+		? IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id_hash = ? AND expires_at > ?)
+		FROM users WHERE id = ?`
+	qCreateGrant = `INSERT INTO grants (` + grantColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qRevokeGrantByCode = `UPDATE grants SET revoked_at = coalesce(revoked_at, ?) WHERE code_hash = ?`
 	qRevokeGrant       = `UPDATE grants SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`
@@ -60,13 +62,17 @@ func (s *Store) CreateGrant(ctx context.Context, g *storage.Grant) (*storage.Use
 	const op = "create grant"
 	var u storage.User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		err := s.queryRow(ctx, tx, qUserForGrant, g.UserID).
-			Scan(userDest(&u)...)
+		var sessionLive bool
+		err := s.queryRow(ctx, tx, qUserForGrant, blobArg(g.SessionID), blobArg(g.SessionID), timeArg(g.CreatedAt), g.UserID).
+			Scan(append(userDest(&u), &sessionLive)...)
 		if err != nil {
 			return err
 		}
 		if u.Disabled {
 			return storage.ErrUserDisabled
+		}
+		if !sessionLive {
+			return storage.ErrRevoked
 		}
 		_, err = s.exec(ctx, tx, qCreateGrant,
 			g.ID, g.ClientID, g.UserID, blobArg(g.SessionID), listArg(g.Scopes),

@@ -98,7 +98,6 @@ func newGrant(clientID, userID, name string) *storage.Grant {
 		ID:                "grant-" + name,
 		ClientID:          clientID,
 		UserID:            userID,
-		SessionID:         hash("session:" + name),
 		Scopes:            []string{"openid", "profile", "offline_access"},
 		Audience:          []string{clientID},
 		AuthTime:          base.Add(-time.Minute),

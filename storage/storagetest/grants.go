@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -24,6 +25,42 @@ func grantTests() []subtest {
 		{"WithoutRefresh", testGrantWithoutRefresh},
 		{"DuplicateRefreshID", testGrantDuplicateRefreshID},
 		{"Revoke", testGrantRevoke},
+		{"EndedSession", testGrantEndedSession},
+	}
+}
+
+// A code redeemed after its SSO session ended (logout, expiry) yields no
+// grant: the logout must end what the session would have issued.
+func testGrantEndedSession(t *testing.T, s storage.Store) {
+	mustClient(t, s, "grafana")
+	u := mustUser(t, s, "zzd", "1001")
+	live := mustSession(t, s, u.ID, "live")
+	gone := mustSession(t, s, u.ID, "gone")
+	noErr(t, "DeleteSession", s.DeleteSession(t.Context(), gone.IDHash, base))
+
+	g := newGrant("grafana", u.ID, "live")
+	g.SessionID = live.IDHash
+	mustGrant(t, s, g)
+
+	g = newGrant("grafana", u.ID, "gone")
+	g.SessionID = gone.IDHash
+	_, err := s.CreateGrant(t.Context(), g)
+	wantErr(t, "CreateGrant for a deleted session", err, storage.ErrRevoked)
+
+	g = newGrant("grafana", u.ID, "never")
+	g.SessionID = hash("session:never")
+	_, err = s.CreateGrant(t.Context(), g)
+	wantErr(t, "CreateGrant for an unknown session", err, storage.ErrRevoked)
+
+	g = newGrant("grafana", u.ID, "expired")
+	g.SessionID = live.IDHash
+	g.CreatedAt = live.ExpiresAt.Add(time.Second)
+	g.ExpiresAt = g.CreatedAt.Add(time.Hour)
+	_, err = s.CreateGrant(t.Context(), g)
+	wantErr(t, "CreateGrant after the session expired", err, storage.ErrRevoked)
+
+	if _, _, err := s.GetGrant(t.Context(), "grant-gone", base); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a grant was stored for an ended session: %v", err)
 	}
 }
 
