@@ -149,7 +149,7 @@ func TestDisabledUser(t *testing.T) {
 			e := newEnv(t, be.open(t))
 			app := e.rp("app", testSecret)
 			l := app.login(e.browser())
-			if err := e.store.SetUserDisabled(t.Context(), l.idToken.Subject, true); err != nil {
+			if err := e.store.SetUserDisabled(t.Context(), l.idToken.Subject, true, e.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := app.conf.TokenSource(app.ctx, &oauth2.Token{RefreshToken: l.token.RefreshToken}).Token(); err == nil {
@@ -162,7 +162,7 @@ func TestDisabledUser(t *testing.T) {
 			if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "停用") {
 				t.Fatalf("disabled login: %d %.200s", resp.StatusCode, body)
 			}
-			if err := e.store.SetUserDisabled(t.Context(), l.idToken.Subject, false); err != nil {
+			if err := e.store.SetUserDisabled(t.Context(), l.idToken.Subject, false, e.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			app.login(e.browser())

@@ -128,8 +128,8 @@ type Store interface {
 	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
 	GetClient(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
-	UpdateClient(ctx context.Context, c *Client) error // ErrNotFound if absent
-	DeleteClient(ctx context.Context, id string) error // ErrNotFound if absent; revokes its grants
+	UpdateClient(ctx context.Context, c *Client) error                // ErrNotFound if absent
+	DeleteClient(ctx context.Context, id string, now time.Time) error // ErrNotFound if absent; revokes its grants at now
 
 	// Users. UpsertUser creates the user or refreshes its claims and
 	// LastLoginAt, in one statement, and returns the stored row (Disabled
@@ -137,9 +137,9 @@ type Store interface {
 	UpsertUser(ctx context.Context, u *User) (*User, error)
 	GetUser(ctx context.Context, id string) (*User, error)
 	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
-	// SetUserDisabled disables or enables a user; disabling also deletes its
-	// sessions and revokes its grants.
-	SetUserDisabled(ctx context.Context, id string, disabled bool) error
+	// SetUserDisabled disables or enables a user at now; disabling also
+	// deletes its sessions and revokes its grants.
+	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
 
 	// Sessions. CreateSession fails with ErrConflict when LoginStateHash was
 	// used before (the upstream state is single-use).

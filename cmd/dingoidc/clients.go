@@ -495,7 +495,7 @@ func (c *cli) clientDelete(ctx context.Context, name string, args []string) erro
 		if cl.Static {
 			return errStatic(cl.ID)
 		}
-		if err := st.DeleteClient(ctx, cl.ID); errors.Is(err, storage.ErrNotFound) {
+		if err := st.DeleteClient(ctx, cl.ID, c.now()); errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("client %q not found", cl.ID)
 		} else if err != nil {
 			return fmt.Errorf("delete client: %w", err)
@@ -568,7 +568,7 @@ func reconcileStaticClients(ctx context.Context, st storage.Store, clients []Sta
 		if !cl.Static || inFile[cl.ID] {
 			continue
 		}
-		if err := st.DeleteClient(ctx, cl.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if err := st.DeleteClient(ctx, cl.ID, time.Now()); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("reconcile static client %q: delete: %w", cl.ID, err)
 		}
 		if err := audit(ctx, st, time.Now(), actorConfig, "client.delete", cl.ID, map[string]any{"name": cl.Name}); err != nil {

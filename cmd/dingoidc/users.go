@@ -110,7 +110,7 @@ func (c *cli) setUserDisabled(ctx context.Context, name string, args []string, d
 		action, done = "user.disable", "disabled; its sessions are ended and its grants revoked"
 	}
 	return c.withStore(ctx, o, func(_ *FileConfig, st storage.Store) error {
-		if err := st.SetUserDisabled(ctx, id, disabled); errors.Is(err, storage.ErrNotFound) {
+		if err := st.SetUserDisabled(ctx, id, disabled, c.now()); errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("user %q not found", id)
 		} else if err != nil {
 			return fmt.Errorf("%s: %w", name, err)

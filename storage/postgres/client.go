@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -70,7 +71,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 
 // DeleteClient deletes the client and revokes its live grants, in one
 // statement; ErrNotFound if it does not exist.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
+func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) error {
 	var deleted, revoked int64
 	err := s.pool.QueryRow(ctx, `
 		WITH c AS (
@@ -82,7 +83,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			RETURNING 1
 		)
 		SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM g)`,
-		id, s.now()).Scan(&deleted, &revoked)
+		id, now).Scan(&deleted, &revoked)
 	if err != nil {
 		return fmt.Errorf("delete client: %w", mapErr(err))
 	}

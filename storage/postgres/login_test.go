@@ -111,7 +111,7 @@ func TestStatementBudget(t *testing.T) {
 		}},
 		{"RevokeGrant", 1, 1, func() error { return s.RevokeGrant(ctx, "grant-a", t0) }},
 		{"DeleteSession", 1, 1, func() error { return s.DeleteSession(ctx, sum("session:a"), t0) }},
-		{"SetUserDisabled", 5, 1, func() error { return s.SetUserDisabled(ctx, "zzd_1", true) }},
+		{"SetUserDisabled", 5, 1, func() error { return s.SetUserDisabled(ctx, "zzd_1", true, t0) }},
 		{"SwapKeySet (2 keys)", 7, 3, func() error {
 			_, err := s.SwapKeySet(ctx, 0, []storage.SigningKey{
 				{ID: "k1", Algorithm: "RS256", PrivateEnc: []byte{1}, PublicJWK: []byte(`{}`), CreatedAt: t0},
@@ -193,7 +193,7 @@ func TestDisableRacesCreateGrant(t *testing.T) {
 			})
 		}
 		wg.Go(func() {
-			if err := s.SetUserDisabled(ctx, u.ID, true); err != nil {
+			if err := s.SetUserDisabled(ctx, u.ID, true, t0); err != nil {
 				t.Errorf("SetUserDisabled: %v", err)
 			}
 		})
@@ -252,7 +252,7 @@ func TestConcurrentRevocations(t *testing.T) {
 
 	var ops []func() error
 	for p := range people {
-		ops = append(ops, func() error { return s.SetUserDisabled(ctx, fmt.Sprintf("zzd_%d", p), true) })
+		ops = append(ops, func() error { return s.SetUserDisabled(ctx, fmt.Sprintf("zzd_%d", p), true, t0) })
 		for i := range perPerson {
 			name := fmt.Sprintf("%d-%d", p, i)
 			ops = append(ops, func() error {
@@ -274,7 +274,7 @@ func TestConcurrentRevocations(t *testing.T) {
 		}
 	}
 	ops = append(ops,
-		func() error { return s.DeleteClient(ctx, "gitlab") },
+		func() error { return s.DeleteClient(ctx, "gitlab", t0) },
 		func() error { _, err := s.DeleteExpired(ctx, t0); return err },
 		func() error { _, err := s.DeleteExpired(ctx, t0); return err },
 		func() error {

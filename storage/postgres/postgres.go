@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,9 +15,6 @@ type Store struct {
 	pool    *pgxpool.Pool
 	connCfg *pgx.ConnConfig // for migrations, without the statement counter
 	stats   *counter
-	// now stamps the changes whose method takes no time (revocations by
-	// DeleteClient and SetUserDisabled, User.UpdatedAt on SetUserDisabled).
-	now func() time.Time
 }
 
 var (
@@ -46,7 +42,6 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{
 		connCfg: cfg.ConnConfig.Copy(),
 		stats:   &counter{},
-		now:     func() time.Time { return time.Now().UTC() },
 	}
 	cfg.ConnConfig.Tracer = s.stats
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -67,8 +68,7 @@ func (s *Store) ListUsers(ctx context.Context, f storage.UserFilter) ([]storage.
 // revocation, a later statement, sees the grant that CreateGrant committed: no
 // grant created concurrently survives a disable. Rows are locked in key
 // order, as in every statement that locks many (see doc.go).
-func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) error {
-	now := s.now()
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1`, id, disabled, now)
 		if err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/dingoidc/dingoidc/storage"
 )
@@ -92,8 +93,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 
 // DeleteClient removes a client and revokes its grants; ErrNotFound if
 // absent.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	now := s.now()
+func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, qDeleteClient, id)
 		if err != nil {

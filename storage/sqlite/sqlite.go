@@ -47,10 +47,6 @@ type Store struct {
 	// not in it run unprepared.
 	stmts map[string]*sql.Stmt
 
-	// now is the clock for the revocations the contract gives no time for
-	// (DeleteClient, SetUserDisabled).
-	now func() time.Time
-
 	statements atomic.Int64
 	rowWrites  atomic.Int64
 }
@@ -89,7 +85,7 @@ func newStore(ctx context.Context, db *sql.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	s := &Store{db: db, migrations: p, now: time.Now, stmts: map[string]*sql.Stmt{}}
+	s := &Store{db: db, migrations: p, stmts: map[string]*sql.Stmt{}}
 	if err := s.MigrateUp(ctx); err != nil {
 		return nil, err
 	}

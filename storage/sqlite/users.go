@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/dingoidc/dingoidc/storage"
 )
@@ -89,7 +90,7 @@ func (s *Store) ListUsers(ctx context.Context, f storage.UserFilter) ([]storage.
 
 // SetUserDisabled disables or enables a user; disabling also deletes its
 // sessions and revokes its grants, in one transaction.
-func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) error {
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error {
 	const op = "set user disabled"
 	if !disabled {
 		n, err := s.exec(ctx, s.db, qEnableUser, id)
@@ -101,7 +102,6 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) e
 		}
 		return nil
 	}
-	now := s.now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, qDisableUser, id)
 		if err != nil {

@@ -117,11 +117,11 @@ func testClientUpdateMissing(t *testing.T, s storage.Store) {
 func testClientDelete(t *testing.T, s storage.Store) {
 	mustClient(t, s, "grafana")
 	mustClient(t, s, "gitlab")
-	noErr(t, "DeleteClient", s.DeleteClient(t.Context(), "grafana"))
+	noErr(t, "DeleteClient", s.DeleteClient(t.Context(), "grafana", base))
 
 	_, err := s.GetClient(t.Context(), "grafana")
 	wantErr(t, "GetClient after DeleteClient", err, storage.ErrNotFound)
-	wantErr(t, "DeleteClient again", s.DeleteClient(t.Context(), "grafana"), storage.ErrNotFound)
+	wantErr(t, "DeleteClient again", s.DeleteClient(t.Context(), "grafana", base), storage.ErrNotFound)
 	if _, err := s.GetClient(t.Context(), "gitlab"); err != nil {
 		t.Errorf("GetClient(gitlab) after deleting grafana: %v", err)
 	}
@@ -135,7 +135,11 @@ func testClientDeleteRevokesGrants(t *testing.T, s storage.Store) {
 	mustGrant(t, s, newGrant("grafana", u.ID, "b"))
 	mustGrant(t, s, newGrant("gitlab", u.ID, "c"))
 
-	noErr(t, "DeleteClient", s.DeleteClient(t.Context(), "grafana"))
+	deletedAt := base.Add(time.Minute)
+	noErr(t, "DeleteClient", s.DeleteClient(t.Context(), "grafana", deletedAt))
+	if g := mustGetGrant(t, s, "grant-a", base); !g.RevokedAt.Equal(deletedAt) {
+		t.Errorf("grant of the deleted client revoked at %v, want %v", g.RevokedAt, deletedAt)
+	}
 
 	for _, tt := range []struct {
 		id      string

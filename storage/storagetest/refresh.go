@@ -153,7 +153,7 @@ func testRefreshRefused(t *testing.T, s storage.Store) {
 		{
 			name: "disabled user",
 			prepare: func(t *testing.T, s storage.Store, g *storage.Grant) {
-				noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), g.UserID, true))
+				noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), g.UserID, true, base))
 			},
 			now:  base.Add(time.Minute),
 			want: storage.ErrUserDisabled,

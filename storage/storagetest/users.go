@@ -56,7 +56,7 @@ func testUserUpsertUpdates(t *testing.T, s storage.Store) {
 
 func testUserUpsertKeepsDisabled(t *testing.T, s storage.Store) {
 	u := mustUser(t, s, "zzd", "1001")
-	noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), u.ID, true))
+	noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), u.ID, true, base))
 
 	again := newUser("zzd", "1001")
 	again.Disabled = false
@@ -70,7 +70,7 @@ func testUserUpsertKeepsDisabled(t *testing.T, s storage.Store) {
 		t.Errorf("LastLoginAt = %v, want %v", got.LastLoginAt, base)
 	}
 
-	noErr(t, "SetUserDisabled(false)", s.SetUserDisabled(t.Context(), u.ID, false))
+	noErr(t, "SetUserDisabled(false)", s.SetUserDisabled(t.Context(), u.ID, false, base))
 	got, err = s.GetUser(t.Context(), u.ID)
 	noErr(t, "GetUser", err)
 	if got.Disabled {
@@ -94,7 +94,7 @@ func testUserGetMissing(t *testing.T, s storage.Store) {
 }
 
 func testUserDisableMissing(t *testing.T, s storage.Store) {
-	wantErr(t, "SetUserDisabled(missing)", s.SetUserDisabled(t.Context(), "zzd_nobody", true), storage.ErrNotFound)
+	wantErr(t, "SetUserDisabled(missing)", s.SetUserDisabled(t.Context(), "zzd_nobody", true, base), storage.ErrNotFound)
 }
 
 func testUserDisable(t *testing.T, s storage.Store) {
@@ -106,7 +106,8 @@ func testUserDisable(t *testing.T, s storage.Store) {
 	mustGrant(t, s, newGrant("grafana", alice.ID, "alice"))
 	mustGrant(t, s, newGrant("grafana", bob.ID, "bob"))
 
-	noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), alice.ID, true))
+	disabledAt := base.Add(time.Minute)
+	noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), alice.ID, true, disabledAt))
 
 	got, err := s.GetUser(t.Context(), alice.ID)
 	noErr(t, "GetUser", err)
@@ -117,8 +118,8 @@ func testUserDisable(t *testing.T, s storage.Store) {
 	wantErr(t, "GetSession of the disabled user (deleted)", err, storage.ErrNotFound)
 	g, gu, err := s.GetGrant(t.Context(), "grant-alice", base)
 	noErr(t, "GetGrant of the disabled user", err)
-	if !g.Revoked() {
-		t.Error("grant of the disabled user not revoked")
+	if !g.RevokedAt.Equal(disabledAt) {
+		t.Errorf("grant of the disabled user revoked at %v, want %v", g.RevokedAt, disabledAt)
 	}
 	if !gu.Disabled {
 		t.Error("GetGrant returned the user as enabled")
@@ -133,7 +134,7 @@ func testUserDisable(t *testing.T, s storage.Store) {
 	}
 
 	// Enabling again does not bring the grant back.
-	noErr(t, "SetUserDisabled(false)", s.SetUserDisabled(t.Context(), alice.ID, false))
+	noErr(t, "SetUserDisabled(false)", s.SetUserDisabled(t.Context(), alice.ID, false, base))
 	if g := mustGetGrant(t, s, "grant-alice", base); !g.Revoked() {
 		t.Error("enabling the user un-revoked its grant")
 	}
@@ -143,7 +144,7 @@ func testUserDisable(t *testing.T, s storage.Store) {
 // disable) must not be usable.
 func testUserGetSessionDisabled(t *testing.T, s storage.Store) {
 	u := mustUser(t, s, "zzd", "1001")
-	noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), u.ID, true))
+	noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), u.ID, true, base))
 	mustSession(t, s, u.ID, "late")
 	_, _, err := s.GetSession(t.Context(), hash("session:late"), base)
 	wantErr(t, "GetSession(disabled user)", err, storage.ErrUserDisabled)
@@ -152,7 +153,7 @@ func testUserGetSessionDisabled(t *testing.T, s storage.Store) {
 func testUserCreateGrantDisabled(t *testing.T, s storage.Store) {
 	mustClient(t, s, "grafana")
 	u := mustUser(t, s, "zzd", "1001")
-	noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), u.ID, true))
+	noErr(t, "SetUserDisabled", s.SetUserDisabled(t.Context(), u.ID, true, base))
 	_, err := s.CreateGrant(t.Context(), newGrant("grafana", u.ID, "a"))
 	wantErr(t, "CreateGrant(disabled user)", err, storage.ErrUserDisabled)
 	_, _, err = s.GetGrant(t.Context(), "grant-a", base)
