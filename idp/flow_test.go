@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/dingoidc/dingoidc/idp"
 )
 
 // TestFullLogin drives a whole login as an app using coreos/go-oidc and
@@ -185,3 +187,23 @@ func TestDiscovery(t *testing.T) {
 }
 
 var _ = context.Background
+
+// TestIssuerWithPath: an issuer with a path (behind a gateway at /sso)
+// serves every endpoint under it, and a whole login works.
+func TestIssuerWithPath(t *testing.T) {
+	e := newEnv(t, backends()[0].open(t), func(c *idp.Config) { c.Issuer += "/sso" })
+	if !strings.HasSuffix(e.issuer, "/sso") {
+		t.Fatalf("issuer %q", e.issuer)
+	}
+	app := e.rp("app", testSecret)
+	l := app.login(e.browser())
+	if l.idToken.Issuer != e.issuer {
+		t.Fatalf("iss %q", l.idToken.Issuer)
+	}
+	if _, err := app.provider.UserInfo(app.ctx, oauth2.StaticTokenSource(l.token)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := e.browser().get(strings.TrimSuffix(e.issuer, "/sso") + "/authorize"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("endpoint served outside the issuer path: %d", resp.StatusCode)
+	}
+}

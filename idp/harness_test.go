@@ -149,6 +149,7 @@ func newEnv(t testing.TB, st storage.Store, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&e.cfg)
 	}
+	e.issuer = e.cfg.Issuer
 	e.srv = e.addReplica(st)
 	e.addClient(storage.Client{ID: "app", Name: "测试应用", RedirectURIs: []string{testRedirect}, PostLogoutRedirectURIs: []string{testLogout}}, testSecret)
 	return e
