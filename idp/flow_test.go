@@ -2,8 +2,10 @@ package idp_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -206,4 +208,53 @@ func TestIssuerWithPath(t *testing.T) {
 	if resp, _ := e.browser().get(strings.TrimSuffix(e.issuer, "/sso") + "/authorize"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("endpoint served outside the issuer path: %d", resp.StatusCode)
 	}
+}
+
+// TestEmbeddedQRLogin: for an upstream configured for it, the login page
+// frames the upstream's QR (CSP allows only that origin), and the code the
+// frame posts back completes the login through our callback.
+func TestEmbeddedQRLogin(t *testing.T) {
+	e := newEnv(t, backends()[0].open(t))
+	e.up.Embed = true
+	app := e.rp("app", testSecret)
+	b := e.browser()
+	v := oauth2.GenerateVerifier()
+	resp, page := b.get(app.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(v)))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `<iframe id="qr-frame"`) {
+		t.Fatalf("no embedded QR page: %d %.300s", resp.StatusCode, page)
+	}
+	attr := func(name string) string {
+		m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("page has no %s", name)
+		}
+		return html.UnescapeString(m[1])
+	}
+	origin, callback, state, frame := attr("data-origin"), attr("data-callback"), attr("data-state"), attr(`id="qr-frame" title="[^"]*" src`)
+	if origin != e.issuer {
+		t.Errorf("data-origin %q, want the login host %q", origin, e.issuer)
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "frame-src "+origin+";") || !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("CSP %q", csp)
+	}
+	if r, js := b.get(e.issuer + attr("script src")); r.StatusCode != http.StatusOK || !strings.Contains(js, "event.origin !== origin") {
+		t.Fatalf("embed script: %d", r.StatusCode)
+	}
+	// The frame: the upstream posts {code, state} to the parent.
+	_, framed := b.get(frame)
+	m := regexp.MustCompile(`postMessage\(\{code: "([^"]+)", state: "([^"]+)"\}`).FindStringSubmatch(framed)
+	if m == nil || m[2] != state {
+		t.Fatalf("frame did not post code and state: %.300s", framed)
+	}
+	// What embed.js does with an accepted message.
+	q := b.authorize(callback + "?" + url.Values{"code": {m[1]}, "state": {state}}.Encode())
+	if q.Get("state") != "st" || q.Get("code") == "" {
+		t.Fatalf("app redirect %v", q)
+	}
+	tok, err := app.conf.Exchange(app.ctx, q.Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.verify(tok)
 }

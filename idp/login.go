@@ -118,7 +118,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	case !slices.Contains(allowed, chosen):
 		s.errorPage(w, r, http.StatusBadRequest, msgNotAllowed)
 	default:
-		s.startUpstream(w, r, a, chosen, browser)
+		s.startUpstream(w, r, a, c, chosen, browser, len(allowed) > 1)
 	}
 }
 
@@ -151,7 +151,7 @@ func (s *Server) sessionSatisfies(a *authRequest, sess *storage.Session, c *clie
 	return c.allowsUpstream(sess.Upstream)
 }
 
-func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRequest, upID string, browser []byte) {
+func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, upID string, browser []byte, others bool) {
 	ctx := r.Context()
 	_, p, _ := s.upstreamFor(upID)
 	nonce := randomString(16)
@@ -161,11 +161,8 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRe
 		s.errorPage(w, r, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
-	target, err := p.LoginURL(ctx, upstream.LoginRequest{
-		State:       s.signState(nonce),
-		RedirectURI: s.callbackURL(upID),
-		Locale:      s.locale(r, a),
-	})
+	req := upstream.LoginRequest{State: s.signState(nonce), RedirectURI: s.callbackURL(upID), Locale: s.locale(r, a)}
+	target, err := p.LoginURL(ctx, req)
 	if err != nil {
 		s.log.ErrorContext(ctx, "build upstream login URL", "upstream", upID, "err", err)
 		s.errorPage(w, r, http.StatusServiceUnavailable, msgUnavailable)
@@ -173,6 +170,18 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRe
 	}
 	s.setCookie(w, cookieLogin+nonce[:10], v, s.prefix+"/login/", s.cfg.LoginTTL)
 	s.metrics.loginsStarted.Add(1)
+	if e, ok := p.(upstream.Embedder); ok && e.Embedded() {
+		frame, origin, err := e.FrameURL(ctx, req)
+		if err == nil {
+			var back string
+			if others {
+				back = s.prefix + "/login?" + url.Values{"id": {a.id}}.Encode()
+			}
+			s.embedPage(w, r, a, c, embedPage{frame: frame, origin: origin, fullPage: target, state: req.State, callback: req.RedirectURI, others: back})
+			return
+		}
+		s.log.WarnContext(ctx, "embedded QR unavailable; using the full page", "upstream", upID, "err", err)
+	}
 	http.Redirect(w, r, target, http.StatusFound)
 }
 

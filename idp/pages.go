@@ -3,6 +3,7 @@ package idp
 import (
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/dingoidc/dingoidc/web"
 )
@@ -64,6 +65,28 @@ func (s *Server) chooserPage(w http.ResponseWriter, r *http.Request, a *authRequ
 	}
 	s.render(w, r, http.StatusOK, "chooser", web.Page{Locale: s.locale(r, a), Title: "chooser_title",
 		Data: map[string]any{"Client": name, "Upstreams": items}})
+}
+
+type embedPage struct {
+	frame, origin, fullPage, state, callback, others string
+}
+
+// embedQRRefresh is how often the embedded QR is replaced by a fresh one.
+const embedQRRefresh = 170 * time.Second
+
+// embedPage shows the upstream's QR inside our page. Its CSP allows frames
+// from the login host only and scripts from our own origin only.
+func (s *Server) embedPage(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, e embedPage) {
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src "+e.origin+"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	name := c.c.Name
+	if name == "" {
+		name = c.c.ID
+	}
+	s.render(w, r, http.StatusOK, "embed", web.Page{Locale: s.locale(r, a), Title: "embed_title", Data: map[string]any{
+		"Client": name, "Frame": e.frame, "Origin": e.origin, "FullPage": e.fullPage, "State": e.state,
+		"Callback": e.callback, "Others": e.others, "Script": s.prefix + "/static/embed.js",
+		"Refresh": int(embedQRRefresh.Seconds()),
+	}})
 }
 
 func (s *Server) loggedOutPage(w http.ResponseWriter, r *http.Request) {

@@ -224,6 +224,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /login/{upstream}/callback", s.handleUpstreamCallback)
 	mux.HandleFunc("POST /login/{upstream}/callback", s.handleUpstreamCallback)
 
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", s.metrics)

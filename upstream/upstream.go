@@ -61,3 +61,15 @@ var (
 	// credentials of dingoidc itself, unexpected answer).
 	ErrUnavailable = errors.New("upstream: temporarily unavailable")
 )
+
+// Embedder is implemented by upstreams whose QR code can be shown inside
+// dingoidc's own login page (浙政钉 embedMode): the page frames FrameURL
+// and accepts a window.postMessage({code, state}) only from Origin, then
+// sends code and state to the callback.
+type Embedder interface {
+	// Embedded reports whether this upstream is configured for it.
+	Embedded() bool
+	// FrameURL is the QR page to frame; Origin is the origin its message
+	// must come from (the login host).
+	FrameURL(ctx context.Context, req LoginRequest) (frameURL, origin string, err error)
+}

@@ -15,8 +15,17 @@ import (
 	"golang.org/x/text/language"
 )
 
-//go:embed templates/*.html messages/*.json
+//go:embed templates/*.html messages/*.json static/*
 var files embed.FS
+
+// Static holds the files served under /static/ (scripts; no external assets).
+func Static() fs.FS {
+	sub, err := fs.Sub(files, "static")
+	if err != nil {
+		panic(err) // the directory is embedded above
+	}
+	return sub
+}
 
 // Locales supported, the default first.
 var Locales = []string{"zh-CN", "en"}

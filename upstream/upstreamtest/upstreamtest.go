@@ -34,8 +34,11 @@ type Provider struct {
 	// once and redirect back, so a client that only follows redirects (a
 	// load generator, a headless test) completes logins.
 	AutoApprove string
-	CodeTTL     time.Duration // default 2m
-	Now         func() time.Time
+	// Embed makes the provider an upstream.Embedder: its QR page can be
+	// framed, and approving then posts {code, state} to the parent window.
+	Embed   bool
+	CodeTTL time.Duration // default 2m
+	Now     func() time.Time
 
 	// Fault knobs.
 	mu        sync.Mutex
@@ -99,6 +102,25 @@ func (p *Provider) LoginURL(_ context.Context, req upstream.LoginRequest) (strin
 	q := url.Values{"state": {req.State}, "redirect_uri": {req.RedirectURI}}
 	return p.BaseURL + "/authorize?" + q.Encode(), nil
 }
+
+// Embedded implements upstream.Embedder.
+func (p *Provider) Embedded() bool { return p.Embed }
+
+// FrameURL implements upstream.Embedder.
+func (p *Provider) FrameURL(ctx context.Context, req upstream.LoginRequest) (string, string, error) {
+	u, err := p.LoginURL(ctx, req)
+	if err != nil {
+		return "", "", err
+	}
+	base, err := url.Parse(p.BaseURL)
+	if err != nil {
+		return "", "", err
+	}
+	return u + "&embedMode=true", base.Scheme + "://" + base.Host, nil
+}
+
+var postMessagePage = template.Must(template.New("pm").Parse(`<!doctype html><html><head><meta charset="utf-8"></head><body>
+<script>window.parent.postMessage({code: {{.Code}}, state: {{.State}}}, "*");</script></body></html>`))
 
 // Approve issues a code for person as if they scanned, and returns the
 // callback URL the browser would be sent to.
@@ -193,6 +215,12 @@ func (p *Provider) Handler() http.Handler {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
+			if r.URL.Query().Get("embedMode") == "true" {
+				u, _ := url.Parse(target)
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				_ = postMessagePage.Execute(w, map[string]string{"Code": u.Query().Get("code"), "State": state})
+				return
+			}
 			http.Redirect(w, r, target, http.StatusFound)
 			return
 		}
@@ -221,4 +249,7 @@ func (p *Provider) Handler() http.Handler {
 	return mux
 }
 
-var _ upstream.Provider = (*Provider)(nil)
+var (
+	_ upstream.Provider = (*Provider)(nil)
+	_ upstream.Embedder = (*Provider)(nil)
+)
