@@ -88,10 +88,15 @@ var templateFuncs = template.FuncMap{
 	},
 }
 
-// asciiSafe keeps [a-z0-9._-], lower-cased, for preferred_username.
+// asciiSafe keeps [a-z0-9._-], lower-casing ASCII letters only, for
+// preferred_username. (strings.ToLower would turn U+212A KELVIN SIGN into
+// "k", letting one person's name collide with another's.)
 func asciiSafe(s string) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
+	for _, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
 			b.WriteRune(r)
 		}
