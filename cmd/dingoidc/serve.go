@@ -64,7 +64,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.Upstreams = []UpstreamEntry{{ID: "dev", Type: "dev", Name: "模拟扫码 (dev)", Config: new(devUpstreamConfig)}}
 	}
 	ups, err := cfg.buildUpstreams(ctx, upstreamDeps{
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		// Upstreams set their own per-call timeouts; this only bounds a call
+		// whose upstream forgot to.
+		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
 		Logger:     logger,
 		Getenv:     getenv,
 		Dev:        *dev,

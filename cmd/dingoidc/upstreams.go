@@ -41,10 +41,9 @@ type upstreamDeps struct {
 // upstreamTypes maps the config's upstream `type` to its factory. It is only
 // written here, at initialisation.
 var upstreamTypes = map[string]upstreamFactory{
-	"dev": {
-		newConfig: func() any { return new(devUpstreamConfig) },
-		build:     buildDevUpstream,
-	},
+	"dev":          {newConfig: func() any { return new(devUpstreamConfig) }, build: buildDevUpstream},
+	"zhezhengding": zhezhengdingFactory,
+	"dingtalk":     dingtalkFactory,
 }
 
 // buildDevUpstream makes the local demo's simulated scan: a page on our own
