@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,21 +90,7 @@ func TestTwoServeInstancesOnePostgres(t *testing.T) {
 	ch := sha256.Sum256([]byte(verifier))
 	q := url.Values{"client_id": {"app"}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {"openid profile"},
 		"state": {"s"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(ch[:])}, "code_challenge_method": {"S256"}}
-	resp, err := browser.Get(issuer + "/authorize?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := regexp.MustCompile(`href="([^"]*/approve\?[^"]*)"`).FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no simulated QR page: %d %.300s", resp.StatusCode, page)
-	}
-	resp, err = browser.Get(strings.ReplaceAll(string(m[1]), "&amp;", "&"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, _ := devLogin(t, browser, issuer+"/authorize?"+q.Encode(), "dingtalk")
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	code := loc.Query().Get("code")
 	if code == "" {

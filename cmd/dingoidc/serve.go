@@ -19,8 +19,9 @@ import (
 const serveAbout = `Run the OpenID provider.
 
 With --dev: an embedded SQLite file under data_dir, a master key generated
-there, a simulated upstream (a page listing test people to "scan" as), and a
-demo app at /demo that logs in and shows the claims it received. Everything
+there, the 浙政钉 and DingTalk simulators mounted under /sim/ as upstreams
+(unless the config lists upstreams), and a demo app at /demo that logs in
+and shows the claims it received. Everything
 runs on http://127.0.0.1:8080 unless the config says otherwise.`
 
 // serveCmd runs the provider until ctx ends, then shuts down gracefully.
@@ -61,7 +62,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 
 	mux := http.NewServeMux()
 	if *dev && len(cfg.Upstreams) == 0 {
-		cfg.Upstreams = []UpstreamEntry{{ID: "dev", Type: "dev", Name: "模拟扫码 (dev)", Config: new(devUpstreamConfig)}}
+		if cfg.Upstreams, err = mountDevSimulators(cfg.Issuer, mux); err != nil {
+			return err
+		}
 	}
 	ups, err := cfg.buildUpstreams(ctx, upstreamDeps{
 		// Upstreams set their own per-call timeouts; this only bounds a call

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,8 +72,7 @@ func TestServeDev(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	hc := &http.Client{Timeout: 10 * time.Second}
 	get := func(u string) string {
 		t.Helper()
 		resp, err := hc.Get(u)
@@ -88,19 +86,23 @@ func TestServeDev(t *testing.T) {
 		}
 		return string(b)
 	}
-	qr := get(base + "/")
-	if !strings.Contains(qr, "dingoidc demo") {
-		t.Fatalf("home is not the demo page: %.300s", qr)
+	if home := get(base + "/"); !strings.Contains(home, "dingoidc demo") {
+		t.Fatalf("home is not the demo page: %.300s", home)
 	}
-	qr = get(base + "/demo/login")
-	m := regexp.MustCompile(`href="([^"]*/approve\?[^"]*)"`).FindStringSubmatch(qr)
-	if m == nil {
-		t.Fatalf("no test person on the simulated QR page: %.500s", qr)
-	}
-	page := get(strings.ReplaceAll(m[1], "&amp;", "&"))
-	for _, want := range []string{"dev_10001", "张三", "zhangsan@example.gov.cn", "Userinfo"} {
-		if !strings.Contains(page, want) {
-			t.Errorf("demo result lacks %q: %.800s", want, page)
+	for _, c := range []struct{ upstream, sub, want string }{
+		{"dingtalk", "dingtalk_QY7vA9rRRxK4nQcn6zdha8MiEiE", "zhangsan@hzdemo.com.cn"},
+		{"zzd", "zzd_71453920", "GE_15c0f83f6f32cd110ddd43eb2b4759e2"},
+	} {
+		jar, _ := cookiejar.New(nil)
+		browser := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+		resp, page := devLogin(t, browser, base+"/demo/login", c.upstream)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %.500s", c.upstream, resp.StatusCode, page)
+		}
+		for _, want := range []string{c.sub, c.want, "Userinfo"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: demo result lacks %q: %.800s", c.upstream, want, page)
+			}
 		}
 	}
 	if !strings.Contains(stdout.String(), base+"/demo") {

@@ -111,7 +111,7 @@ func (d *DingTalk) handleAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	cancel := url.Values{}
 	maps.Copy(cancel, req.params)
-	data.CancelURL = "/simulator/cancel?" + cancel.Encode()
+	data.CancelURL = "../simulator/cancel?" + cancel.Encode()
 	for _, p := range d.people {
 		v := url.Values{}
 		maps.Copy(v, req.params)
@@ -121,7 +121,7 @@ func (d *DingTalk) handleAuth(w http.ResponseWriter, r *http.Request) {
 			Badge:   dtBadge(p.Nick),
 			UnionID: p.UnionID,
 			Orgs:    d.orgNotes(p, req.app.CorpID),
-			ScanURL: "/simulator/scan?" + v.Encode(),
+			ScanURL: "../simulator/scan?" + v.Encode(),
 		})
 	}
 	dtHTML(w)
