@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
-
-	"github.com/dingoidc/dingoidc/idp"
 )
 
 // TestFullLogin drives a whole login as an app using coreos/go-oidc and
@@ -193,7 +191,7 @@ var _ = context.Background
 // TestIssuerWithPath: an issuer with a path (behind a gateway at /sso)
 // serves every endpoint under it, and a whole login works.
 func TestIssuerWithPath(t *testing.T) {
-	e := newEnv(t, backends()[0].open(t), func(c *idp.Config) { c.Issuer += "/sso" })
+	e := newEnv(t, backends()[0].open(t), func(e *env) { e.cfg.Issuer += "/sso" })
 	if !strings.HasSuffix(e.issuer, "/sso") {
 		t.Fatalf("issuer %q", e.issuer)
 	}

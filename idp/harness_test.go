@@ -96,6 +96,7 @@ type env struct {
 	logs   *syncBuffer
 	clock  *clock
 	cfg    idp.Config
+	mux    *http.ServeMux
 
 	// replicas behind the one test server (a load balancer): requests go to
 	// replicas[pick].
@@ -124,12 +125,15 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-type envOption func(*idp.Config)
+// envOption adjusts the setup before the provider starts: e.cfg (issuer,
+// upstreams) and e.mux (to mount upstream simulators) are ready.
+type envOption func(e *env)
 
 func newEnv(t testing.TB, st storage.Store, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, store: st, logs: &syncBuffer{}, clock: &clock{}}
 	mux := http.NewServeMux()
+	e.mux = mux
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { e.replicas[e.pick.Load()].ServeHTTP(w, r) })
 	e.ts = httptest.NewUnstartedServer(mux)
 	e.ts.StartTLS()
@@ -147,7 +151,7 @@ func newEnv(t testing.TB, st storage.Store, opts ...envOption) *env {
 		Upstreams: []idp.UpstreamConfig{{ID: "dev", Name: "测试", Provider: e.up}},
 	}
 	for _, o := range opts {
-		o(&e.cfg)
+		o(e)
 	}
 	e.issuer = e.cfg.Issuer
 	e.srv = e.addReplica(st)
