@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -378,7 +380,7 @@ func TestExchangeErrors(t *testing.T) {
 			name:    "wrong app secret",
 			edit:    func(c *Config) { c.AppSecret = "WrongWrongWrongWrongWrongWrongWrongWrong" },
 			want:    upstream.ErrUnavailable,
-			wantMsg: []string{"get app token: GET /gettoken.json: gateway OPF-B001-05-16-0009 SignatureDoesNotMatch"},
+			wantMsg: []string{"get app token: POST /gettoken.json: gateway OPF-B001-05-16-0009 SignatureDoesNotMatch"},
 		},
 		{
 			name:    "unknown app key",
@@ -420,7 +422,7 @@ func TestExchangeErrors(t *testing.T) {
 			path:    tokenPath,
 			fault:   faultHang,
 			want:    upstream.ErrUnavailable,
-			wantMsg: []string{"GET /gettoken.json: request failed"},
+			wantMsg: []string{"POST /gettoken.json: request failed"},
 		},
 		{
 			name:    "user of the wrong shape",
@@ -694,5 +696,34 @@ func TestNonceSource(t *testing.T) {
 	// A clock going back does not reuse nonces.
 	if s := n.next(at.Add(-time.Hour)); seen[s] {
 		t.Fatalf("nonce %q repeated", s)
+	}
+}
+
+// The AppSecret never travels in a URL: gateway and proxy access logs
+// record URLs.
+func TestAppSecretNotInURL(t *testing.T) {
+	var seen []string
+	var mu sync.Mutex
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.String())
+		mu.Unlock()
+		http.Error(w, "no", http.StatusBadGateway)
+	}))
+	defer ts.Close()
+	p, err := New(Config{LoginHost: ts.URL, APIHost: ts.URL, AppCode: "a_dingoa", AppKey: "k-1", AppSecret: "s3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr"}, ts.Client(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = p.Exchange(t.Context(), url.Values{"code": {"4fa4fdd047db4e5c9c06335c6e6a9a000c0f8f01"}}, ts.URL+"/cb")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 {
+		t.Fatal("no request made")
+	}
+	for _, u := range seen {
+		if strings.Contains(u, "s3cr3t") || strings.Contains(u, "appsecret") {
+			t.Errorf("secret in URL %s", u)
+		}
 	}
 }

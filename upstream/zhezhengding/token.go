@@ -94,10 +94,12 @@ func (s *tokenSource) refresh(ctx context.Context, f *tokenFlight) {
 	close(f.done)
 }
 
-// fetch asks the gateway for a token.
+// fetch asks the gateway for a token. The credentials go in a POST form
+// (UPSTREAMS.md: real clients do so), never in the URL, where gateway and
+// proxy access logs would record the AppSecret.
 func (s *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
 	params := url.Values{"appkey": {s.c.key}, "appsecret": {s.c.secret}}
-	data, err := s.c.call(ctx, http.MethodGet, tokenPath, params)
+	data, err := s.c.call(ctx, http.MethodPost, tokenPath, params)
 	if err != nil {
 		return "", 0, fmt.Errorf("get app token: %w", err)
 	}
