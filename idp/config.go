@@ -2,7 +2,6 @@ package idp
 
 import (
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/dingoidc/dingoidc/idp/keys"
@@ -32,9 +31,6 @@ type Config struct {
 
 	// DefaultAccessTokenFormat for clients that do not choose: "jwt" or "opaque".
 	DefaultAccessTokenFormat string
-
-	// Dev relaxes checks for the local demo (plain http on loopback).
-	Dev bool
 }
 
 // UpstreamConfig is one configured upstream.
@@ -56,7 +52,4 @@ type Deps struct {
 	Keys   *keys.Manager
 	Logger *slog.Logger
 	Now    func() time.Time
-	// HTTPClient is for upstream calls made by the login flow (unused by the
-	// provider itself; upstreams get their own).
-	HTTPClient *http.Client
 }

@@ -425,7 +425,6 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 		RefreshGrace:             t.RefreshGrace.D(),
 		Upstreams:                upstreams,
 		DefaultAccessTokenFormat: c.AccessTokenFormat,
-		Dev:                      c.dev,
 	}, nil
 }
 
