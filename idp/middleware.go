@@ -18,6 +18,7 @@ type ctxKey int
 const (
 	ctxRawBasic ctxKey = iota
 	ctxRequestID
+	ctxRequestURI
 )
 
 // noStore marks token, userinfo and introspection answers uncacheable.
@@ -51,6 +52,42 @@ func withRawBasic(h http.Handler) http.Handler {
 func rawBasicSecret(ctx context.Context) (string, bool) {
 	s, ok := ctx.Value(ctxRawBasic).(string)
 	return s, ok
+}
+
+// withRequestURI notes that an authorization request carries request_uri.
+// op ignores the parameter, but OIDC Core §6.2 wants
+// request_uri_not_supported from a provider that does not support it
+// (discovery says request_uri_parameter_supported=false);
+// CreateAuthRequest answers that once op has checked client and
+// redirect_uri, so the error is redirected only to a registered URI.
+// A form that does not parse is refused here: once parsed (even in error)
+// a request would look parsed and empty to op.
+func (s *Server) withRequestURI(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			s.errorPage(w, r, http.StatusBadRequest, msgLoginInvalid)
+			return
+		}
+		if r.Form.Get("request_uri") != "" {
+			r = r.WithContext(context.WithValue(r.Context(), ctxRequestURI, true))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func hasRequestURI(ctx context.Context) bool {
+	b, _ := ctx.Value(ctxRequestURI).(bool)
+	return b
+}
+
+// jsonNotFound answers paths below an API endpoint that do not exist
+// (Grafana's <api_url>/emails, RP-REQUIREMENTS U6) in JSON, not with an
+// HTML page.
+func jsonNotFound(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write([]byte(`{"error":"not_found","error_description":"no such endpoint"}`))
 }
 
 func methodNotAllowed(allow string) http.HandlerFunc {

@@ -35,6 +35,9 @@ func (o opStorage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, h
 	if err != nil {
 		return nil, err
 	}
+	if hasRequestURI(ctx) {
+		return nil, &oidc.Error{ErrorType: "request_uri_not_supported", Description: "request_uri is not supported"}
+	}
 	if r.CodeChallenge != "" && r.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256; plain is not supported")
 	}
