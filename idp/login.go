@@ -109,14 +109,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if chosen == "" && len(allowed) == 1 {
 		chosen = allowed[0]
 	}
+	if chosen == "" {
+		chosen = s.inAppUpstream(r, allowed)
+	}
+	var keep url.Values // the in-app override, kept on the chooser's links
+	if v := q.Get("inapp"); v == "0" || v == "1" {
+		keep = url.Values{"inapp": {v}}
+	}
 	switch {
 	case len(allowed) == 0:
 		s.log.ErrorContext(ctx, "client allows no configured upstream", "client_id", c.c.ID)
-		s.errorPage(w, r, http.StatusInternalServerError, msgUnavailable)
+		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
 	case chosen == "":
-		s.chooserPage(w, r, a, c, allowed)
+		s.chooserPage(w, r, a, c, allowed, keep)
 	case !slices.Contains(allowed, chosen):
-		s.errorPage(w, r, http.StatusBadRequest, msgNotAllowed)
+		s.errorPageFor(w, r, a, http.StatusBadRequest, msgNotAllowed)
 	default:
 		s.startUpstream(w, r, a, c, chosen, browser, len(allowed) > 1)
 	}
@@ -158,18 +165,24 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRe
 	ls := loginState{Auth: a.id, Upstream: upID, Nonce: nonce, Browser: browser, Exp: s.now().Add(s.cfg.LoginTTL).Unix()}
 	v, err := s.seal.seal(purposeLogin, ls)
 	if err != nil {
-		s.errorPage(w, r, http.StatusInternalServerError, msgUnavailable)
+		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
 	req := upstream.LoginRequest{State: s.signState(nonce), RedirectURI: s.callbackURL(upID), Locale: s.locale(r, a)}
 	target, err := p.LoginURL(ctx, req)
 	if err != nil {
 		s.log.ErrorContext(ctx, "build upstream login URL", "upstream", upID, "err", err)
-		s.errorPage(w, r, http.StatusServiceUnavailable, msgUnavailable)
+		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
 	s.setCookie(w, cookieLogin+nonce[:10], v, s.prefix+"/login/", s.cfg.LoginTTL)
 	s.metrics.loginsStarted.Add(1)
+	if script, corpID, ok := inAppScript(r, p); ok {
+		fallback := s.prefix + "/login?" + url.Values{"id": {a.id}, "upstream": {upID}, "inapp": {"0"}}.Encode()
+		s.inAppPage(w, r, a, c, inAppPage{app: p.Type(), script: script, corpID: corpID, state: req.State,
+			callback: req.RedirectURI, fallback: fallback})
+		return
+	}
 	if e, ok := p.(upstream.Embedder); ok && e.Embedded() {
 		frame, origin, err := e.FrameURL(ctx, req)
 		if err == nil {
@@ -247,7 +260,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		log.ErrorContext(ctx, "map claims", "err", err)
 		s.metrics.loginFailed("claims")
-		s.errorPage(w, r, http.StatusInternalServerError, msgUnavailable)
+		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
 	raw, _ := encodeClaims(claims)
@@ -260,13 +273,13 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		log.ErrorContext(ctx, "save user", "err", err)
 		s.metrics.loginFailed("storage")
-		s.errorPage(w, r, http.StatusServiceUnavailable, msgUnavailable)
+		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
 	if user.Disabled {
 		log.InfoContext(ctx, "disabled user refused", "user_id", sub)
 		s.metrics.loginFailed("disabled")
-		s.errorPage(w, r, http.StatusForbidden, msgDisabled)
+		s.errorPageFor(w, r, a, http.StatusForbidden, msgDisabled)
 		return
 	}
 	sid := randomString(32)
@@ -282,12 +295,12 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		if errors.Is(err, storage.ErrConflict) {
 			log.InfoContext(ctx, "upstream state used twice", "user_id", sub)
 			s.metrics.loginFailed("state_reused")
-			s.errorPage(w, r, http.StatusBadRequest, msgLoginInvalid)
+			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
 			return
 		}
 		log.ErrorContext(ctx, "create session", "err", err)
 		s.metrics.loginFailed("storage")
-		s.errorPage(w, r, http.StatusServiceUnavailable, msgUnavailable)
+		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
 	s.setCookie(w, cookieSession, sid, s.prefix+"/", s.cfg.SessionTTL)
@@ -309,7 +322,7 @@ func (s *Server) upstreamFailure(w http.ResponseWriter, r *http.Request, log int
 	case errors.Is(err, upstream.ErrNotAllowed):
 		log.InfoContext(ctx, "person not allowed by upstream policy", "err", err)
 		s.metrics.loginFailed("not_allowed")
-		s.errorPage(w, r, http.StatusForbidden, msgNotAllowed)
+		s.errorPageFor(w, r, a, http.StatusForbidden, msgNotAllowed)
 	case errors.Is(err, upstream.ErrDenied):
 		log.InfoContext(ctx, "login denied at upstream", "err", err)
 		s.metrics.loginFailed("denied")
@@ -317,7 +330,7 @@ func (s *Server) upstreamFailure(w http.ResponseWriter, r *http.Request, log int
 	default:
 		log.WarnContext(ctx, "upstream exchange failed", "err", err)
 		s.metrics.loginFailed("upstream_unavailable")
-		s.errorPage(w, r, http.StatusServiceUnavailable, msgUnavailable)
+		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 	}
 }
 
@@ -348,7 +361,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, a *authRequest
 	a.DoneAt = s.now().Unix()
 	id, err := s.seal.seal(purposeAuthRequest, a)
 	if err != nil {
-		s.errorPage(w, r, http.StatusInternalServerError, msgUnavailable)
+		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
 	http.Redirect(w, r, s.prefix+"/authorize/callback?id="+url.QueryEscape(id), http.StatusFound)

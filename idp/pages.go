@@ -22,6 +22,10 @@ var (
 	msgCodeExpired    = message{"code_expired_title", "code_expired"}
 )
 
+// allMessages lists every message, for the test that each one exists.
+var allMessages = []message{msgNotFound, msgRequestExpired, msgLoginInvalid, msgOtherBrowser,
+	msgNotAllowed, msgDisabled, msgUnavailable, msgCodeExpired}
+
 func (s *Server) locale(r *http.Request, a *authRequest) string {
 	var ui []string
 	if a != nil {
@@ -37,34 +41,63 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 }
 
+// displayName is what a person is told they are signing in to.
+func displayName(c *client) string {
+	if c == nil {
+		return ""
+	}
+	if c.c.Name != "" {
+		return c.c.Name
+	}
+	return c.c.ID
+}
+
+// clientName is the display name of a's client, "" when it cannot be read.
+func (s *Server) clientName(r *http.Request, a *authRequest) string {
+	if a == nil {
+		return ""
+	}
+	c, err := s.clients.get(r.Context(), a.ClientID)
+	if err != nil {
+		return ""
+	}
+	return displayName(c)
+}
+
+// errorPage tells the person what went wrong when no auth request is known.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, m message) {
-	s.render(w, r, status, "error", web.Page{Locale: s.locale(r, nil), Title: m.title,
-		Data: map[string]any{"Message": m.text, "RequestID": RequestID(r.Context())}})
+	s.errorPageFor(w, r, nil, status, m)
+}
+
+// errorPageFor is errorPage in a's language, naming a's client.
+func (s *Server) errorPageFor(w http.ResponseWriter, r *http.Request, a *authRequest, status int, m message) {
+	s.render(w, r, status, "error", web.Page{Locale: s.locale(r, a), Title: m.title, Error: m.text,
+		Client: s.clientName(r, a), Data: map[string]any{"Message": m.text, "RequestID": RequestID(r.Context())}})
 }
 
 // retryPage: the scan code expired; one click starts a new scan.
 func (s *Server) retryPage(w http.ResponseWriter, r *http.Request, a *authRequest, upID string) {
 	retry := s.prefix + "/login?" + url.Values{"id": {a.id}, "upstream": {upID}}.Encode()
 	s.render(w, r, http.StatusBadRequest, "error", web.Page{Locale: s.locale(r, a), Title: msgCodeExpired.title,
+		Error: msgCodeExpired.text, Client: s.clientName(r, a),
 		Data: map[string]any{"Message": msgCodeExpired.text, "Retry": retry, "RequestID": RequestID(r.Context())}})
 }
 
-type chooserItem struct{ Name, URL string }
+type chooserItem struct{ ID, Name, URL string }
 
-func (s *Server) chooserPage(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, allowed []string) {
+// chooserPage lets the person pick an upstream. extra (inapp=…) is kept on
+// the links.
+func (s *Server) chooserPage(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, allowed []string, extra url.Values) {
 	items := make([]chooserItem, 0, len(allowed))
 	for _, id := range allowed {
-		items = append(items, chooserItem{
-			Name: s.upstreams[id].Name,
-			URL:  s.prefix + "/login?" + url.Values{"id": {a.id}, "upstream": {id}}.Encode(),
-		})
-	}
-	name := c.c.Name
-	if name == "" {
-		name = c.c.ID
+		q := url.Values{"id": {a.id}, "upstream": {id}}
+		for k, v := range extra {
+			q[k] = v
+		}
+		items = append(items, chooserItem{ID: id, Name: s.upstreams[id].Name, URL: s.prefix + "/login?" + q.Encode()})
 	}
 	s.render(w, r, http.StatusOK, "chooser", web.Page{Locale: s.locale(r, a), Title: "chooser_title",
-		Data: map[string]any{"Client": name, "Upstreams": items}})
+		Client: displayName(c), Data: map[string]any{"Upstreams": items}})
 }
 
 type embedPage struct {
@@ -78,12 +111,8 @@ const embedQRRefresh = 170 * time.Second
 // from the login host only and scripts from our own origin only.
 func (s *Server) embedPage(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, e embedPage) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src "+e.origin+"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	name := c.c.Name
-	if name == "" {
-		name = c.c.ID
-	}
-	s.render(w, r, http.StatusOK, "embed", web.Page{Locale: s.locale(r, a), Title: "embed_title", Data: map[string]any{
-		"Client": name, "Frame": e.frame, "Origin": e.origin, "FullPage": e.fullPage, "State": e.state,
+	s.render(w, r, http.StatusOK, "embed", web.Page{Locale: s.locale(r, a), Title: "embed_title", Client: displayName(c), Data: map[string]any{
+		"Frame": e.frame, "Origin": e.origin, "FullPage": e.fullPage, "State": e.state,
 		"Callback": e.callback, "Others": e.others, "Script": s.prefix + "/static/embed.js",
 		"Refresh": int(embedQRRefresh.Seconds()),
 	}})

@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -32,6 +33,13 @@ var Locales = []string{"zh-CN", "en"}
 
 var matcher = language.NewMatcher([]language.Tag{language.SimplifiedChinese, language.English})
 
+// Pages every Renderer has: the names idp renders, and the value of the
+// data-page attribute on each page's <main>.
+var Pages = []string{"error", "chooser", "embed", "loggedout", "inapp"}
+
+// msgRef finds the message keys a template names literally ({{t "key"}}).
+var msgRef = regexp.MustCompile(`\bt "([A-Za-z0-9_]+)"`)
+
 // Renderer holds the parsed templates and messages.
 type Renderer struct {
 	pages    map[string]*template.Template
@@ -40,10 +48,13 @@ type Renderer struct {
 
 // New parses every template and message file; a missing or broken one fails
 // here, at start, not on a request.
-func New() (*Renderer, error) {
+func New() (*Renderer, error) { return newFrom(files) }
+
+// newFrom is New over another file system (tests).
+func newFrom(files fs.FS) (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}, messages: map[string]map[string]string{}}
 	for _, loc := range Locales {
-		b, err := files.ReadFile("messages/" + loc + ".json")
+		b, err := fs.ReadFile(files, "messages/"+loc+".json")
 		if err != nil {
 			return nil, fmt.Errorf("web: messages %s: %w", loc, err)
 		}
@@ -53,9 +64,13 @@ func New() (*Renderer, error) {
 		}
 		r.messages[loc] = m
 	}
-	for key := range r.messages["en"] {
-		if _, ok := r.messages["zh-CN"][key]; !ok {
-			return nil, fmt.Errorf("web: message %q missing in zh-CN", key)
+	for _, a := range Locales {
+		for _, b := range Locales {
+			for key := range r.messages[a] {
+				if _, ok := r.messages[b][key]; !ok {
+					return nil, fmt.Errorf("web: message %q missing in %s", key, b)
+				}
+			}
 		}
 	}
 	names, err := fs.Glob(files, "templates/*.html")
@@ -67,6 +82,17 @@ func New() (*Renderer, error) {
 		if base == "layout" {
 			continue
 		}
+		for _, f := range []string{"templates/layout.html", n} {
+			src, err := fs.ReadFile(files, f)
+			if err != nil {
+				return nil, fmt.Errorf("web: template %s: %w", f, err)
+			}
+			for _, m := range msgRef.FindAllSubmatch(src, -1) {
+				if !r.HasMessage(string(m[1])) {
+					return nil, fmt.Errorf("web: template %s: no message %q", f, m[1])
+				}
+			}
+		}
 		t, err := template.New("layout.html").Funcs(template.FuncMap{"t": func(string) string { return "" }}).
 			ParseFS(files, "templates/layout.html", n)
 		if err != nil {
@@ -74,7 +100,22 @@ func New() (*Renderer, error) {
 		}
 		r.pages[base] = t
 	}
+	for _, name := range Pages {
+		if r.pages[name] == nil {
+			return nil, fmt.Errorf("web: no template for page %q", name)
+		}
+	}
 	return r, nil
+}
+
+// HasMessage reports whether key is a message in every locale.
+func (r *Renderer) HasMessage(key string) bool {
+	for _, loc := range Locales {
+		if _, ok := r.messages[loc][key]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Locale picks zh-CN or en from ui_locales (first) and Accept-Language.
@@ -102,7 +143,14 @@ func Locale(uiLocales []string, acceptLanguage string) string {
 type Page struct {
 	Locale string
 	Title  string // message key
-	Data   map[string]any
+	// Client is the display name of the application the person is
+	// signing in to, shown as #client-name when known.
+	Client string
+	// Error is the message key of an error page, its <main>'s data-error.
+	Error string
+	Data  map[string]any
+	// Name is the page's name (data-page on <main>); Render sets it.
+	Name string
 }
 
 // Render writes page with status. It renders into a buffer first, so a
@@ -112,6 +160,7 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p Page
 	if !ok {
 		return fmt.Errorf("web: no page %q", name)
 	}
+	p.Name = name
 	msgs := r.messages[p.Locale]
 	if msgs == nil {
 		p.Locale, msgs = Locales[0], r.messages[Locales[0]]

@@ -15,6 +15,9 @@ import (
 const (
 	devZZDPath      = "/sim/zhezhengding"
 	devDingTalkPath = "/sim/dingtalk"
+	// devJSAPIPath is the simulators' JSAPI stand-in (window.dd) for
+	// in-app (免登) login; open /login with ?inapp=1 to use it.
+	devJSAPIPath = "/simulator/jsapi/dd.js"
 
 	// The simulator's fixture: its first app, registered in corp A
 	// (杭州演示科技有限公司) with the Contact.User.Read permission.
@@ -59,6 +62,8 @@ func mountDevSimulators(issuer string, mux *http.ServeMux) ([]UpstreamEntry, err
 				LoginHost: zzdBase, APIHost: zzdBase, AppCode: simDemoAppCode, AppKey: simDemoAppKey,
 				AppSecret: Secret(simDemoAppSecret), Embed: true, Enrich: true,
 				InAppAppKey: simDemoInAppKey, InAppAppSecret: Secret(simDemoInAppSecret),
+				// The simulator's JSAPI stand-in: in-app login in an ordinary browser.
+				JSAPIURL: zzdBase + devJSAPIPath + "?app=" + url.QueryEscape(simDemoInAppKey),
 			},
 		},
 		{
@@ -67,6 +72,7 @@ func mountDevSimulators(issuer string, mux *http.ServeMux) ([]UpstreamEntry, err
 			Config: &dingtalkConfig{
 				LoginHost: dtBase, APIHost: dtBase, OAPIHost: dtBase,
 				ClientID: devDingTalkClientID, ClientSecret: Secret(devDingTalkSecret), CorpID: devDingTalkCorp,
+				JSAPIURL: dtBase + devJSAPIPath,
 			},
 		},
 	}, nil

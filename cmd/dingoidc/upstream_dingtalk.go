@@ -29,6 +29,7 @@ var dingtalkFactory = upstreamFactory{
 //	  # preselect_corp: true                 # preselect corp_id on the login page
 //	  # username_template: "{{ascii .job_number}}"
 //	  # timeout: 10s
+//	  # jsapi_url: https://mirror.example/dingtalk.open.js  # in-app (免登) login's JSAPI script (needs corp_id)
 //	  # login_host / api_host / oapi_host: other DingTalk hosts (a simulator)
 type dingtalkConfig struct {
 	LoginHost             string   `yaml:"login_host" json:"login_host,omitempty"`
@@ -43,6 +44,7 @@ type dingtalkConfig struct {
 	PreselectCorp         bool     `yaml:"preselect_corp" json:"preselect_corp,omitempty"`
 	UsernameTemplate      string   `yaml:"username_template" json:"username_template,omitempty"`
 	Timeout               Duration `yaml:"timeout" json:"timeout,omitempty"`
+	JSAPIURL              string   `yaml:"jsapi_url" json:"jsapi_url,omitempty"`
 }
 
 // providerConfig returns the provider's config with secret as the client
@@ -59,6 +61,7 @@ func (c *dingtalkConfig) providerConfig(secret Secret) dingtalk.Config {
 		PreselectCorp:         c.PreselectCorp,
 		UsernameTemplate:      c.UsernameTemplate,
 		Timeout:               c.Timeout.D(),
+		JSAPIURL:              c.JSAPIURL,
 	}
 }
 

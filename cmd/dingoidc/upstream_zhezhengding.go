@@ -56,6 +56,11 @@ type zhezhengdingConfig struct {
 	InAppAppKey        string `yaml:"inapp_app_key" json:"inapp_app_key,omitempty"`
 	InAppAppSecret     Secret `yaml:"inapp_app_secret" json:"inapp_app_secret,omitempty"`
 	InAppAppSecretFile string `yaml:"inapp_app_secret_file" json:"inapp_app_secret_file,omitempty"`
+	// JSAPIURL is the gdt JSAPI script of the in-app login page (default
+	// https://g.alicdn.com/gdt/jsapi/1.9.22/index.js; a mirror on networks
+	// that cannot reach it); InAppCorpID the corpId for dd.getAuthCode.
+	JSAPIURL    string `yaml:"jsapi_url" json:"jsapi_url,omitempty"`
+	InAppCorpID string `yaml:"inapp_corp_id" json:"inapp_corp_id,omitempty"`
 	// Enrich looks up the person's organisations for the groups claim.
 	Enrich bool `yaml:"enrich" json:"enrich"`
 	// Timeout bounds each API call (default 10s).
@@ -137,6 +142,8 @@ func (c *zhezhengdingConfig) providerConfig(appSecret, inAppSecret string) zhezh
 		AllowedTenants: c.AllowedTenants,
 		InAppKey:       c.InAppAppKey,
 		InAppSecret:    inAppSecret,
+		JSAPIURL:       c.JSAPIURL,
+		InAppCorpID:    c.InAppCorpID,
 		Enrich:         c.Enrich,
 		Timeout:        c.Timeout.D(),
 	}

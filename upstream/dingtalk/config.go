@@ -17,6 +17,9 @@ const (
 	DefaultLoginHost = "https://login.dingtalk.com"
 	DefaultAPIHost   = "https://api.dingtalk.com"
 	DefaultOAPIHost  = "https://oapi.dingtalk.com"
+	// DefaultJSAPIURL is DingTalk's JSAPI script, loaded by the in-app
+	// (免登) login page.
+	DefaultJSAPIURL = "https://g.alicdn.com/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js"
 	// DefaultTimeout bounds each call to DingTalk.
 	DefaultTimeout = 10 * time.Second
 	// maxTimeout is the longest Timeout Validate accepts: a person is
@@ -58,6 +61,12 @@ type Config struct {
 	// name. Empty means no fallback: such people get no preferred_username.
 	// Example: `{{ascii .job_number}}`.
 	UsernameTemplate string
+
+	// JSAPIURL is the DingTalk JSAPI script the in-app (免登) login page
+	// loads (default DefaultJSAPIURL; a mirror on networks that cannot
+	// reach alicdn.com). In-app login needs CorpID: dd.getAuthCode asks for
+	// a code of that organisation.
+	JSAPIURL string
 
 	// Timeout bounds each call to DingTalk (default 10s).
 	Timeout time.Duration
@@ -104,6 +113,9 @@ func (c Config) withDefaults() Config {
 	c.LoginHost = def(c.LoginHost, DefaultLoginHost)
 	c.APIHost = def(c.APIHost, DefaultAPIHost)
 	c.OAPIHost = def(c.OAPIHost, DefaultOAPIHost)
+	if c.JSAPIURL = strings.TrimSpace(c.JSAPIURL); c.JSAPIURL == "" {
+		c.JSAPIURL = DefaultJSAPIURL
+	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
@@ -124,6 +136,11 @@ func (c Config) Validate() error {
 			if err := checkHost(h.v); err != nil {
 				add(h.key, "%v", err)
 			}
+		}
+	}
+	if c.JSAPIURL != "" {
+		if err := checkScriptURL(c.JSAPIURL); err != nil {
+			add("jsapi_url", "%v", err)
 		}
 	}
 	switch {

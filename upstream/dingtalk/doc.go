@@ -20,6 +20,14 @@
 //     before it expires by one fetch for all concurrent logins, and
 //     renewed at once when DingTalk refuses it.
 //
+// In-app login (免登), with a CorpID: inside the DingTalk app dingoidc's
+// page loads the JSAPI (JSAPIURL), whose dd.getAuthCode({corpId}) gives a
+// code that comes back as auth_code; Exchange posts it to
+// {oapi}/topapi/v2/user/getuserinfo with the app token (errcode 40078: the
+// code is unknown, expired or used) and goes on with the person's unionid
+// as in step 3. Such an identity has AMR ["app"] and no users/me
+// attributes (nick, avatarUrl, openId, personal_email…).
+//
 // # Attributes
 //
 // The Identity's ExternalID is the unionId (stable across the apps of one

@@ -46,6 +46,7 @@ type fakeDingTalk struct {
 
 	mu          sync.Mutex
 	codes       map[string]string // auth code → person key; single use
+	inAppCodes  map[string]string // in-app (免登) code → person key; single use
 	userTokens  map[string]string // user token → person key
 	appTokens   map[string]bool   // valid app tokens
 	secrets     []string          // every code and token handed out
@@ -61,7 +62,7 @@ func newFake(t *testing.T) *fakeDingTalk {
 	t.Helper()
 	f := &fakeDingTalk{
 		t: t, clientID: testClientID, clientSecret: testClientSecret,
-		codes: map[string]string{}, userTokens: map[string]string{}, appTokens: map[string]bool{},
+		codes: map[string]string{}, inAppCodes: map[string]string{}, userTokens: map[string]string{}, appTokens: map[string]bool{},
 		calls: map[string]int{}, serverError: map[string]bool{}, delay: map[string]time.Duration{},
 		tokenExpire: 7200,
 	}
@@ -116,6 +117,21 @@ func (f *fakeDingTalk) issueCode(person string) string {
 	f.codes[code] = person
 	f.secrets = append(f.secrets, code)
 	f.mu.Unlock()
+	return code
+}
+
+// issueInAppCode returns a fresh in-app code for person, as
+// dd.getAuthCode would inside the DingTalk app.
+func (f *fakeDingTalk) issueInAppCode(person string) string {
+	f.t.Helper()
+	code := randomToken()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.people[person]; !ok {
+		f.t.Fatalf("no person %q in testdata/people.json", person)
+	}
+	f.inAppCodes[code] = person
+	f.secrets = append(f.secrets, code)
 	return code
 }
 
@@ -334,6 +350,24 @@ func (f *fakeDingTalk) serveOAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Write(b)
+	case "/topapi/v2/user/getuserinfo":
+		code, _ := in["code"].(string)
+		f.mu.Lock()
+		key, ok := f.inAppCodes[code]
+		delete(f.inAppCodes, code)
+		f.mu.Unlock()
+		if !ok {
+			f.json(w, map[string]any{"errcode": 40078, "errmsg": "不存在的临时授权码"})
+			return
+		}
+		p := people[key]
+		var ug struct {
+			Result map[string]any `json:"result"`
+		}
+		json.Unmarshal(p.UserGet, &ug)
+		f.json(w, map[string]any{"errcode": 0, "errmsg": "ok", "request_id": "ab1cd2ef3gh4", "result": map[string]any{
+			"userid": ug.Result["userid"], "unionid": p.Me["unionId"], "name": ug.Result["name"], "device_id": "0f0e0d0c", "sys": false, "sys_level": 0,
+		}})
 	case "/topapi/v2/department/get":
 		id, _ := in["dept_id"].(float64)
 		b, ok := f.depts[strconv.FormatInt(int64(id), 10)]

@@ -30,7 +30,10 @@ type Provider struct {
 	sf     singleflight.Group // department fetches
 }
 
-var _ upstream.Provider = (*Provider)(nil)
+var (
+	_ upstream.Provider = (*Provider)(nil)
+	_ upstream.InApp    = (*Provider)(nil)
+)
 
 // New returns a provider for cfg, which must be valid (see Validate).
 // hc makes the calls (nil: a default client); redirects are not followed,
@@ -110,10 +113,14 @@ const maxCodeLen = 512
 
 // Exchange implements upstream.Provider: it turns the callback's authCode
 // (or code) into the person, and with a CorpID checks their membership
-// and reads their org profile.
+// and reads their org profile. A callback with auth_code is an in-app
+// (免登) login instead (see exchangeInApp).
 func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) (*upstream.Identity, error) {
 	if e := callback.Get("error"); e != "" {
 		return nil, fmt.Errorf("dingtalk callback: %w (error %q)", upstream.ErrDenied, clean(e))
+	}
+	if ac := callback.Get("auth_code"); ac != "" {
+		return p.exchangeInApp(ctx, ac)
 	}
 	code := callback.Get("authCode")
 	if code == "" {

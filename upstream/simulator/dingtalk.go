@@ -394,6 +394,7 @@ func (d *DingTalk) routes() {
 	m.HandleFunc("/simulator/scan", d.handleScan)
 	m.HandleFunc("/simulator/cancel", d.handleCancel)
 	m.HandleFunc("/simulator/inapp", d.handleInApp)
+	m.HandleFunc(jsapiPrefix, d.handleJSAPI)
 	// api.dingtalk.com
 	m.HandleFunc("POST /v1.0/oauth2/userAccessToken", d.api(d.handleUserAccessToken))
 	m.HandleFunc("POST /v1.0/oauth2/accessToken", d.api(d.handleAppAccessToken))

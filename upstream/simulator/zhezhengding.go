@@ -284,6 +284,7 @@ func (z *Zhezhengding) routes() {
 	m.HandleFunc("GET /oauth2/auth.htm", z.authPage)
 	m.HandleFunc("/simulator/approve", z.approve)
 	m.HandleFunc("/simulator/inapp", z.inAppCode)
+	m.HandleFunc(jsapiPrefix, z.handleJSAPI)
 	// API host.
 	m.Handle("/gettoken.json", z.api(zzdGetOrPost, z.getToken))
 	m.Handle("/rpc/oauth2/getuserinfo_bycode.json", z.api(zzdPost, z.userByScanCode))

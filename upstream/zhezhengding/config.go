@@ -40,6 +40,11 @@ type Config struct {
 	// or neither. Without them an in-app auth_code is refused.
 	InAppKey    string
 	InAppSecret string
+	// JSAPIURL is the gdt JSAPI script the in-app login page loads
+	// (default DefaultJSAPIURL; government networks mirror it), and
+	// InAppCorpID the corpId given to dd.getAuthCode (may be empty).
+	JSAPIURL    string
+	InAppCorpID string
 	// Enrich looks up the person's organisations for `groups`.
 	Enrich bool
 	// Timeout bounds each API call; zero means DefaultTimeout.
@@ -83,6 +88,7 @@ func (c *Config) Validate() error {
 	case strings.ContainsFunc(c.InAppKey, isSpaceOrControl):
 		add("inapp_app_key", "must not contain spaces or control characters")
 	}
+	c.validateInApp(add)
 	seen := map[int64]bool{}
 	for i, t := range c.AllowedTenants {
 		switch {
@@ -138,6 +144,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Scope == "" {
 		c.Scope = DefaultScope
+	}
+	if c.JSAPIURL == "" {
+		c.JSAPIURL = DefaultJSAPIURL
 	}
 	return c
 }

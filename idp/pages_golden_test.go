@@ -1,0 +1,285 @@
+package idp
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dingoidc/dingoidc/storage"
+	"github.com/dingoidc/dingoidc/web"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden")
+
+var goldenTime = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// pageServer is a Server with just what the page handlers use: the
+// renderer, two upstreams and one client, all fixed.
+func pageServer(t *testing.T) *Server {
+	t.Helper()
+	r, err := web.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return goldenTime }
+	return &Server{
+		web:    r,
+		log:    slog.New(slog.DiscardHandler),
+		now:    now,
+		prefix: "/sso",
+		upstreams: map[string]*upstreamEntry{
+			"zzd":      {UpstreamConfig: UpstreamConfig{ID: "zzd", Name: "浙政钉"}},
+			"dingtalk": {UpstreamConfig: UpstreamConfig{ID: "dingtalk", Name: "钉钉"}},
+		},
+		order: []string{"zzd", "dingtalk"},
+		clients: &clientCache{ttl: time.Hour, now: now, loadedAt: goldenTime, byID: map[string]*client{
+			"gitlab": {c: storage.Client{ID: "gitlab", Name: "GitLab 代码托管"}},
+		}},
+	}
+}
+
+// pageCases renders every page as a person sees it, with fixed ids.
+func pageCases(s *Server) []struct {
+	name   string
+	status int
+	render func(w http.ResponseWriter, r *http.Request, a *authRequest)
+} {
+	gitlab := s.clients.byID["gitlab"]
+	const (
+		callback = "https://sso.example.gov.cn/sso/login/zzd/callback"
+		state    = "STATE-NONCE-0123456789.SIGNATURE"
+	)
+	return []struct {
+		name   string
+		status int
+		render func(w http.ResponseWriter, r *http.Request, a *authRequest)
+	}{
+		{"chooser", 200, func(w http.ResponseWriter, r *http.Request, a *authRequest) {
+			s.chooserPage(w, r, a, gitlab, s.order, nil)
+		}},
+		{"embed", 200, func(w http.ResponseWriter, r *http.Request, a *authRequest) {
+			s.embedPage(w, r, a, gitlab, embedPage{
+				frame:    "https://login-pro.ding.zj.gov.cn/oauth2/auth.htm?response_type=code&client_id=sso_dingoa&redirect_uri=" + callback + "&scope=get_user_info&authType=QRCODE&embedMode=true&state=" + state,
+				origin:   "https://login-pro.ding.zj.gov.cn",
+				fullPage: "https://login-pro.ding.zj.gov.cn/oauth2/auth.htm?response_type=code&client_id=sso_dingoa&redirect_uri=" + callback + "&scope=get_user_info&authType=QRCODE&state=" + state,
+				state:    state, callback: callback, others: "/sso/login?id=AUTH-REQUEST-ID",
+			})
+		}},
+		{"inapp", 200, func(w http.ResponseWriter, r *http.Request, a *authRequest) {
+			s.inAppPage(w, r, a, gitlab, inAppPage{
+				app: "dingtalk", script: "https://g.alicdn.com/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js", corpID: "ding5f3e2a7c9b1d4e60",
+				state: state, callback: "https://sso.example.gov.cn/sso/login/dingtalk/callback",
+				fallback: "/sso/login?id=AUTH-REQUEST-ID&inapp=0&upstream=dingtalk",
+			})
+		}},
+		{"code_expired", 400, func(w http.ResponseWriter, r *http.Request, a *authRequest) { s.retryPage(w, r, a, "zzd") }},
+		{"not_allowed", 403, func(w http.ResponseWriter, r *http.Request, a *authRequest) {
+			s.errorPageFor(w, r, a, http.StatusForbidden, msgNotAllowed)
+		}},
+		{"disabled", 403, func(w http.ResponseWriter, r *http.Request, a *authRequest) {
+			s.errorPageFor(w, r, a, http.StatusForbidden, msgDisabled)
+		}},
+		{"unavailable", 503, func(w http.ResponseWriter, r *http.Request, a *authRequest) {
+			s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
+		}},
+		{"error", 400, func(w http.ResponseWriter, r *http.Request, _ *authRequest) {
+			s.errorPage(w, r, http.StatusBadRequest, msgRequestExpired)
+		}},
+		{"other_browser", 400, func(w http.ResponseWriter, r *http.Request, _ *authRequest) {
+			s.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
+		}},
+		{"not_found", 404, func(w http.ResponseWriter, r *http.Request, _ *authRequest) {
+			s.errorPage(w, r, http.StatusNotFound, msgNotFound)
+		}},
+		{"loggedout", 200, func(w http.ResponseWriter, r *http.Request, _ *authRequest) { s.loggedOutPage(w, r) }},
+	}
+}
+
+// TestPagesGolden pins the HTML of every page in both languages. Refresh
+// with: go test ./idp -run Golden -update
+func TestPagesGolden(t *testing.T) {
+	s := pageServer(t)
+	for _, c := range pageCases(s) {
+		for _, loc := range web.Locales {
+			t.Run(c.name+"."+loc, func(t *testing.T) {
+				r := httptest.NewRequest(http.MethodGet, "https://sso.example.gov.cn/sso/login?id=AUTH-REQUEST-ID", nil)
+				r.Header.Set("Accept-Language", loc)
+				r = r.WithContext(context.WithValue(r.Context(), ctxRequestID, "req-0123456789abcdef"))
+				a := &authRequest{id: "AUTH-REQUEST-ID", ClientID: "gitlab", Locales: []string{loc}}
+				w := httptest.NewRecorder()
+				c.render(w, r, a)
+				if w.Code != c.status {
+					t.Errorf("status %d, want %d", w.Code, c.status)
+				}
+				got := w.Body.Bytes()
+				if !bytes.Contains(got, []byte(`<html lang="`+loc+`">`)) {
+					t.Errorf("not in %s", loc)
+				}
+				path := filepath.Join("testdata", "golden", c.name+"."+loc+".html")
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./idp -run Golden -update)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from the rendered page (go test ./idp -run Golden -update to accept):\n%s", path, got)
+				}
+			})
+		}
+	}
+}
+
+// TestPageHooks: the attributes browser tests find pages by.
+func TestPageHooks(t *testing.T) {
+	s := pageServer(t)
+	hooks := map[string][]string{
+		"chooser":      {`data-page="chooser"`, `data-upstream="zzd"`, `data-upstream="dingtalk"`, `id="client-name">GitLab 代码托管<`},
+		"embed":        {`data-page="embed"`, `id="qr"`, `id="qr-frame"`, `id="qr-countdown"`, `id="fullpage"`, `id="client-name"`},
+		"inapp":        {`data-page="inapp"`, `id="inapp"`, `id="fallback"`, `id="client-name"`, `src="/sso/static/inapp.js"`},
+		"code_expired": {`data-page="error"`, `data-error="code_expired"`, `id="retry" href="/sso/login?id=AUTH-REQUEST-ID&amp;upstream=zzd"`, `id="client-name"`},
+		"not_allowed":  {`data-page="error"`, `data-error="not_allowed"`, `id="client-name"`},
+		"unavailable":  {`data-page="error"`, `data-error="unavailable"`},
+		"error":        {`data-page="error"`, `data-error="request_expired"`, `id="request-id">req-0123456789abcdef<`},
+		"loggedout":    {`data-page="loggedout"`},
+	}
+	for _, c := range pageCases(s) {
+		want, ok := hooks[c.name]
+		if !ok {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/sso/login", nil)
+			r = r.WithContext(context.WithValue(r.Context(), ctxRequestID, "req-0123456789abcdef"))
+			w := httptest.NewRecorder()
+			c.render(w, r, &authRequest{id: "AUTH-REQUEST-ID", ClientID: "gitlab"})
+			body := w.Body.String()
+			for _, h := range want {
+				if !strings.Contains(body, h) {
+					t.Errorf("no %s", h)
+				}
+			}
+			// Every page: a language, a title, a main landmark named by the heading.
+			for _, h := range []string{`<html lang="zh-CN">`, `<title>`, `aria-labelledby="title"`, `<h1 id="title">`, `name="viewport"`} {
+				if !strings.Contains(body, h) {
+					t.Errorf("no %s", h)
+				}
+			}
+		})
+	}
+}
+
+// TestMessagesExist: every message the handlers name is in every locale.
+func TestMessagesExist(t *testing.T) {
+	r, err := web.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"chooser_title", "embed_title", "inapp_title", "logged_out_title"}
+	for _, m := range allMessages {
+		keys = append(keys, m.title, m.text)
+	}
+	for _, k := range keys {
+		if !r.HasMessage(k) {
+			t.Errorf("no message %q", k)
+		}
+	}
+}
+
+// TestPageHeaders: no framing, no referrer, a CSP per page that allows
+// only what the page loads.
+func TestPageHeaders(t *testing.T) {
+	s := pageServer(t)
+	cases := map[string][]string{
+		"chooser":   {"frame-ancestors 'none'", "default-src 'none'"},
+		"embed":     {"frame-ancestors 'none'", "frame-src https://login-pro.ding.zj.gov.cn;", "script-src 'self';"},
+		"inapp":     {"frame-ancestors 'none'", "script-src 'self' https://g.alicdn.com;", "connect-src https://g.alicdn.com;"},
+		"error":     {"frame-ancestors 'none'"},
+		"loggedout": {"frame-ancestors 'none'"},
+	}
+	for _, c := range pageCases(s) {
+		want, ok := cases[c.name]
+		if !ok {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			h := securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.render(w, r, &authRequest{id: "AUTH-REQUEST-ID", ClientID: "gitlab"})
+			}))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/sso/login", nil))
+			hd := w.Header()
+			if hd.Get("Referrer-Policy") != "no-referrer" || hd.Get("X-Frame-Options") != "DENY" ||
+				hd.Get("X-Content-Type-Options") != "nosniff" || hd.Get("Cache-Control") != "no-store" {
+				t.Errorf("headers %v", hd)
+			}
+			csp := hd.Get("Content-Security-Policy")
+			for _, p := range want {
+				if !strings.Contains(csp, p) {
+					t.Errorf("CSP %q lacks %q", csp, p)
+				}
+			}
+		})
+	}
+}
+
+func TestCookieAttributes(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		s := &Server{secure: secure}
+		w := httptest.NewRecorder()
+		s.setCookie(w, cookieSession, "v", "/sso/", time.Hour)
+		s.clearCookie(w, cookieBrowser, "/sso/")
+		for _, c := range w.Result().Cookies() {
+			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != secure || c.Path != "/sso/" {
+				t.Errorf("secure issuer %v: cookie %+v", secure, c)
+			}
+		}
+	}
+}
+
+func TestInAppOf(t *testing.T) {
+	cases := []struct{ name, query, ua, want string }{
+		{"DingTalk app", "", "Mozilla/5.0 (iPhone) AliApp(DingTalk/7.6.0) com.laiwang.DingTalk/34000000", "dingtalk"},
+		{"浙政钉 app", "", "Mozilla/5.0 (Linux; Android 13) AliApp(TaurusApp/2.9.0) TaurusApp/2.9.0 DingTalk(2.9.0)", "zhezhengding"},
+		{"浙政钉 on PC", "", "Mozilla/5.0 (Windows NT 10.0) Chrome/91 TaurusApp/1.9.9", "zhezhengding"},
+		{"a browser", "", "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0", ""},
+		{"forced", "inapp=1", "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0", appForced},
+		{"forced off in the app", "inapp=0", "AliApp(DingTalk/7.6.0)", ""},
+		{"other values ignored", "inapp=yes", "AliApp(DingTalk/7.6.0)", "dingtalk"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/login?"+c.query, nil)
+			r.Header.Set("User-Agent", c.ua)
+			if got := inAppOf(r); got != c.want {
+				t.Errorf("inAppOf = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestScriptOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://g.alicdn.com/gdt/jsapi/1.9.22/index.js":     "https://g.alicdn.com",
+		"http://127.0.0.1:8080/sim/dt/simulator/jsapi/dd.js": "http://127.0.0.1:8080",
+		"/relative.js":              "'none'",
+		"javascript:alert(1)":       "'none'",
+		"https://a.example; x/y.js": "'none'",
+	} {
+		if got := scriptOrigin(in); got != want {
+			t.Errorf("scriptOrigin(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package zhezhengding
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/dingoidc/dingoidc/upstream"
+)
+
+// DefaultJSAPIURL is the 浙政钉 (gdt) JSAPI script the in-app (免登) login
+// page loads when Config.JSAPIURL is empty.
+const DefaultJSAPIURL = "https://g.alicdn.com/gdt/jsapi/1.9.22/index.js"
+
+var _ upstream.InApp = (*Provider)(nil)
+
+// InAppScript implements upstream.InApp: in-app login works when the
+// in-app micro-app's pair (InAppKey) is configured. Its dd.getAuthCode
+// answers code on mobile and auth_code on PC; the page sends either as
+// auth_code, which Exchange redeems at dingtalk_app_user.json.
+func (p *Provider) InAppScript() (scriptURL, corpID string, ok bool) {
+	if p.inApp == nil {
+		return "", "", false
+	}
+	return p.cfg.JSAPIURL, p.cfg.InAppCorpID, true
+}
+
+// validateInApp checks jsapi_url (an absolute http(s) URL of a script,
+// query allowed) and inapp_corp_id.
+func (c *Config) validateInApp(add func(key, format string, args ...any)) {
+	if c.JSAPIURL != "" {
+		u, err := url.Parse(c.JSAPIURL)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			add("jsapi_url", "%q must be an absolute https:// (or http://) URL", c.JSAPIURL)
+		case u.User != nil || u.Fragment != "":
+			add("jsapi_url", "must not hold credentials or a fragment")
+		}
+	}
+	if strings.ContainsFunc(c.InAppCorpID, isSpaceOrControl) {
+		add("inapp_corp_id", "must not contain spaces or control characters")
+	}
+	if c.InAppCorpID != "" && c.InAppKey == "" {
+		add("inapp_corp_id", "needs inapp_app_key (in-app login)")
+	}
+}

@@ -1,0 +1,67 @@
+// In-app login (免登): inside the DingTalk or 浙政钉 app, the app's JSAPI
+// (loaded just before this script) gives a login code without a scan.
+// dd.getAuthCode({corpId}) answers {code} (浙政钉 on PC: {auth_code}); the
+// code goes to our callback as auth_code with the signed state. Older
+// DingTalk JSAPIs only have dd.runtime.permission.requestAuthCode. When no
+// code comes, the page says so and offers the QR login (#fallback).
+(function () {
+  "use strict";
+  var box = document.getElementById("inapp");
+  if (!box) { return; }
+  var callback = box.getAttribute("data-callback");
+  var state = box.getAttribute("data-state");
+  var corpId = box.getAttribute("data-corp-id") || "";
+  var status = document.getElementById("inapp-status");
+  var fallback = document.getElementById("fallback");
+  var done = false;
+
+  function fail() {
+    if (done) { return; }
+    done = true;
+    box.setAttribute("data-result", "failed");
+    if (status) { status.textContent = box.getAttribute("data-failed-text"); }
+    if (fallback) { fallback.className = "button"; fallback.focus(); }
+  }
+
+  function finish(res) {
+    if (done) { return; }
+    var code = "";
+    if (res && typeof res.code === "string" && res.code !== "") {
+      code = res.code;
+    } else if (res && typeof res.auth_code === "string" && res.auth_code !== "") {
+      code = res.auth_code;
+    }
+    if (code === "") { fail(); return; }
+    done = true;
+    box.setAttribute("data-result", "ok");
+    var target = new URL(callback, window.location.href);
+    target.searchParams.set("auth_code", code);
+    target.searchParams.set("state", state);
+    window.location.replace(target.toString());
+  }
+
+  var dd = window.dd;
+  if (!dd) { fail(); return; }
+
+  function run() {
+    try {
+      var p;
+      if (typeof dd.getAuthCode === "function") {
+        p = dd.getAuthCode({ corpId: corpId, success: finish, fail: fail });
+      } else if (dd.runtime && dd.runtime.permission && typeof dd.runtime.permission.requestAuthCode === "function") {
+        p = dd.runtime.permission.requestAuthCode({ corpId: corpId, onSuccess: finish, onFail: fail });
+      } else {
+        fail();
+        return;
+      }
+      if (p && typeof p.then === "function") { p.then(finish, fail); }
+    } catch (e) {
+      fail();
+    }
+  }
+
+  if (typeof dd.error === "function") { dd.error(fail); }
+  if (typeof dd.ready === "function") { dd.ready(run); } else { run(); }
+  // The app answers at once; a JSAPI that never does leaves the QR login.
+  window.setTimeout(fail, 15000);
+})();
