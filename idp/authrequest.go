@@ -30,7 +30,6 @@ type authRequest struct {
 	Prompt          []string `json:"p,omitempty"`
 	MaxAge          *uint    `json:"ma,omitempty"`
 	HintSub         string   `json:"h,omitempty"` // subject of a valid id_token_hint
-	LoginHint       string   `json:"lh,omitempty"`
 	Locales         []string `json:"ul,omitempty"`
 
 	// Set once the person has logged in.
@@ -45,7 +44,6 @@ type authRequest struct {
 	id           string // the sealed form
 	codeHash     []byte // hash of the code it was found by
 	claims       map[string]any
-	grantID      string
 	refreshToken string
 }
 
@@ -65,7 +63,6 @@ func newAuthRequest(r *oidc.AuthRequest, hintSub string, now time.Time) *authReq
 		Prompt:    r.Prompt,
 		MaxAge:    r.MaxAge,
 		HintSub:   hintSub,
-		LoginHint: r.LoginHint,
 	}
 	if r.CodeChallenge != "" {
 		a.Challenge = r.CodeChallenge
@@ -107,8 +104,9 @@ func (a *authRequest) Done() bool                         { return a.DoneAt != 0
 // the completed request without what only the browser leg needed.
 func (a *authRequest) codePayload() (string, error) {
 	c := *a
-	c.Nonce, c.Created, c.State, c.RespMode, c.Prompt, c.MaxAge = "", 0, "", "", nil, nil
-	c.HintSub, c.LoginHint, c.Locales, c.Browser = "", "", nil, nil
+	// Nonce stays: every code made from this completion shares its hash.
+	c.Created, c.State, c.RespMode, c.Prompt, c.MaxAge = 0, "", "", nil, nil
+	c.HintSub, c.Locales, c.Browser = "", nil, nil
 	b, err := json.Marshal(&c)
 	return string(b), err
 }

@@ -75,6 +75,8 @@ var templateFuncs = template.FuncMap{
 	"ascii": asciiSafe,
 	"join": func(sep string, v any) string {
 		switch l := v.(type) {
+		case nil:
+			return "" // a missing attribute yields no claim, not "<nil>"
 		case []string:
 			return strings.Join(l, sep)
 		case []any:

@@ -95,7 +95,13 @@ type clientCache struct {
 	byID     map[string]*client
 	origins  map[string]bool
 	loadedAt time.Time
+	// missing remembers unknown client ids for ttl, so junk /authorize
+	// traffic does not reach the database on every request.
+	missing map[string]time.Time
 }
+
+// maxMissing bounds the negative cache (an attacker controls the ids).
+const maxMissing = 10000
 
 func (cc *clientCache) snapshot(ctx context.Context) (map[string]*client, map[string]bool, error) {
 	cc.mu.Lock()
@@ -156,9 +162,22 @@ func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
 	if c, ok := byID[id]; ok {
 		return c, nil
 	}
+	unknown := oidc.ErrInvalidClient().WithDescription("unknown client").WithParent(errUnknownClient)
+	cc.mu.Lock()
+	at, miss := cc.missing[id]
+	cc.mu.Unlock()
+	if miss && cc.now().Sub(at) < cc.ttl {
+		return nil, unknown
+	}
 	c, err := cc.store.GetClient(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, oidc.ErrInvalidClient().WithDescription("unknown client").WithParent(errUnknownClient)
+		cc.mu.Lock()
+		if cc.missing == nil || len(cc.missing) >= maxMissing {
+			cc.missing = map[string]time.Time{}
+		}
+		cc.missing[id] = cc.now()
+		cc.mu.Unlock()
+		return nil, unknown
 	}
 	if err != nil {
 		return nil, storageError(err, "get client")
@@ -172,16 +191,20 @@ func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
 		}
 		m[id] = w
 		cc.byID = m
+		o := make(map[string]bool, len(cc.origins)+len(c.RedirectURIs))
+		for k, v := range cc.origins {
+			o[k] = v
+		}
+		for _, u := range c.RedirectURIs {
+			if origin := originOf(u); origin != "" {
+				o[origin] = true
+			}
+		}
+		cc.origins = o
 	}
+	delete(cc.missing, id)
 	cc.mu.Unlock()
 	return w, nil
-}
-
-// invalidate forces a reload on next use (after an admin change here).
-func (cc *clientCache) invalidate() {
-	cc.mu.Lock()
-	cc.loadedAt = time.Time{}
-	cc.mu.Unlock()
 }
 
 // allowedOrigin reports whether a browser origin belongs to a registered

@@ -21,6 +21,7 @@ type Config struct {
 	IDTokenTTL     time.Duration // default 1h
 	AccessTokenTTL time.Duration // default 1h
 	RefreshTTL     time.Duration // default 720h (30 days), idle: each rotation extends it
+	RefreshMaxTTL  time.Duration // default 2160h (90 days) from the scan, however often refreshed
 	SessionTTL     time.Duration // SSO session, default 12h
 	LoginTTL       time.Duration // time to finish a scan, default 10m
 	CodeTTL        time.Duration // authorization code lifetime, default 1m

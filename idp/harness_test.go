@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -345,4 +347,23 @@ func stats(t testing.TB, st storage.Store) storage.Stats {
 		t.Fatal("backend does not count statements")
 	}
 	return r.Stats()
+}
+
+// confirmLogout submits the logout confirmation form of page, as the
+// person's click would, and returns the answer.
+func (b *browser) confirmLogout(page string) *http.Response {
+	b.e.t.Helper()
+	form := url.Values{}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if form.Get("confirm") == "" {
+		b.e.t.Fatalf("no logout confirmation form: %.300s", page)
+	}
+	resp, err := b.hc.PostForm(b.e.issuer+"/end_session", form)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }

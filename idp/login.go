@@ -27,11 +27,11 @@ const (
 // loginState travels in a cookie while the person is at the upstream. The
 // upstream only sees the signed state; the cookie binds it to this browser.
 type loginState struct {
-	Auth     string `json:"a"` // sealed auth request id
-	Upstream string `json:"u"`
-	Nonce    string `json:"n"`
-	Browser  []byte `json:"b"`
-	Exp      int64  `json:"e"`
+	Auth     authRequest `json:"a"` // the request itself (the cookie is sealed already)
+	Upstream string      `json:"u"`
+	Nonce    string      `json:"n"`
+	Browser  []byte      `json:"b"`
+	Exp      int64       `json:"e"`
 }
 
 func encodeB64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -162,7 +162,7 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRe
 	ctx := r.Context()
 	_, p, _ := s.upstreamFor(upID)
 	nonce := randomString(16)
-	ls := loginState{Auth: a.id, Upstream: upID, Nonce: nonce, Browser: browser, Exp: s.now().Add(s.cfg.LoginTTL).Unix()}
+	ls := loginState{Auth: *a, Upstream: upID, Nonce: nonce, Browser: browser, Exp: s.now().Add(s.cfg.LoginTTL).Unix()}
 	v, err := s.seal.seal(purposeLogin, ls)
 	if err != nil {
 		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
@@ -237,15 +237,19 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	s.clearCookie(w, cookieName, s.prefix+"/login/")
-	a, err := s.openAuthRequest(ls.Auth)
-	if err != nil || s.now().Unix() > ls.Exp {
+	a := &ls.Auth
+	if s.checkAge(a) != nil || a.Done() || s.now().Unix() > ls.Exp {
 		s.metrics.loginFailed("request_expired")
 		s.errorPage(w, r, http.StatusBadRequest, msgRequestExpired)
 		return
 	}
+	if a.id, err = s.seal.seal(purposeAuthRequest, a); err != nil { // for retry links
+		s.errorPage(w, r, http.StatusInternalServerError, msgUnavailable)
+		return
+	}
 	log = log.With("client_id", a.ClientID)
 	if e := r.Form.Get("error"); e != "" {
-		log.InfoContext(ctx, "upstream reported an error", "upstream_error", e)
+		log.InfoContext(ctx, "upstream reported an error", "upstream_error", truncate(e, 64))
 		s.metrics.loginFailed("denied")
 		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied().WithDescription("the login was cancelled at the upstream"), s.provider)
 		return
@@ -276,10 +280,19 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
+	sub = user.ID // the stored subject wins (it never changes for a person)
 	if user.Disabled {
 		log.InfoContext(ctx, "disabled user refused", "user_id", sub)
 		s.metrics.loginFailed("disabled")
 		s.errorPageFor(w, r, a, http.StatusForbidden, msgDisabled)
+		return
+	}
+	if a.HintSub != "" && a.HintSub != sub {
+		// The app asked for the person of its id_token_hint; someone else
+		// scanned (OIDC Core §3.1.2.2).
+		log.InfoContext(ctx, "scanned person differs from id_token_hint", "user_id", sub)
+		s.metrics.loginFailed("hint_mismatch")
+		op.AuthRequestError(w, r, a, oidc.ErrLoginRequired().WithDescription("a different person logged in than the id_token_hint names"), s.provider)
 		return
 	}
 	sid := randomString(32)
@@ -352,7 +365,7 @@ func subject(u *upstreamEntry, key string) string {
 // complete marks the auth request done for this browser and hands it back
 // to op, which issues the code.
 func (s *Server) complete(w http.ResponseWriter, r *http.Request, a *authRequest, sub string, authTime time.Time, amr []string, session, browser []byte) {
-	a.Nonce = randomString(9)
+	a.Nonce = randomString(16) // unique per completion: its codes share hash("code:"+Nonce)
 	a.Subject = sub
 	a.AuthTime = authTime.Unix()
 	a.AMR = amr
@@ -398,7 +411,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.Form
 	clientID := f.Get("client_id")
-	hintValid := true
+	hintValid, hinted := true, false
 	if hint := f.Get("id_token_hint"); hint != "" {
 		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, s.provider.IDTokenHintVerifier(ctx))
 		var expired op.IDTokenHintExpiredError
@@ -413,10 +426,18 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 			if clientID != "" && clientID != azp {
 				hintValid = false
 			}
-			clientID = azp
+			clientID, hinted = azp, hintValid
 		}
 	}
 	if c, err := r.Cookie(cookieSession); err == nil && c.Value != "" {
+		// Without a valid id_token_hint the request may come from any site
+		// (a link, an image): ask the person before ending the session and
+		// revoking what every app got through it (RP-Initiated Logout §2).
+		confirmed := r.Method == http.MethodPost && hmac.Equal([]byte(f.Get("confirm")), []byte(s.logoutToken(c.Value)))
+		if !hinted && !confirmed {
+			s.logoutConfirmPage(w, r, s.logoutToken(c.Value), f)
+			return
+		}
 		if err := s.store.DeleteSession(ctx, hash(c.Value), s.now()); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			s.log.WarnContext(ctx, "end session", "err", err)
 		}
@@ -447,4 +468,18 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		target = u.String()
 	}
 	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// logoutToken is the confirmation a logout form carries: bound to the
+// session cookie, which another site can neither read nor guess.
+func (s *Server) logoutToken(session string) string {
+	return encodeB64(mac(s.cookieKey, "logout", session)[:16])
+}
+
+// truncate shortens an attacker-supplied value before it is logged.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -160,7 +161,7 @@ func (s *Server) observe(h http.Handler) http.Handler {
 			sw.status = http.StatusOK
 		}
 		d := time.Since(start)
-		route := routeName(r.URL.Path)
+		route := routeName(strings.TrimPrefix(r.URL.Path, s.prefix))
 		s.metrics.request(route, sw.status, d)
 		level := slog.LevelDebug
 		if sw.status >= 500 {

@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,13 @@ func (o opStorage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, h
 	if hasRequestURI(ctx) {
 		return nil, &oidc.Error{ErrorType: "request_uri_not_supported", Description: "request_uri is not supported"}
 	}
+	if r.ResponseMode != "" && r.ResponseMode != oidc.ResponseModeQuery {
+		return nil, oidc.ErrInvalidRequest().WithDescription("only response_mode=query is supported")
+	}
+	// The request travels sealed in a URL and a cookie: keep it small.
+	if len(r.State) > maxStateLen || len(r.Nonce) > maxStateLen {
+		return nil, oidc.ErrInvalidRequest().WithDescription("state and nonce must be at most 1024 characters")
+	}
 	if r.CodeChallenge != "" && r.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256; plain is not supported")
 	}
@@ -51,22 +59,35 @@ func (o opStorage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, h
 	return a, nil
 }
 
+// maxStateLen bounds state and nonce (Grafana's state is 44 characters).
+const maxStateLen = 1024
+
 // openAuthRequest opens a sealed auth request ID and checks its age.
 func (s *Server) openAuthRequest(id string) (*authRequest, error) {
 	a := new(authRequest)
 	if err := s.seal.open(purposeAuthRequest, id, a); err != nil {
 		return nil, oidc.ErrInvalidRequest().WithDescription("unknown or altered authorization request")
 	}
-	now := s.now()
-	if a.Done() {
-		if now.After(time.Unix(a.DoneAt, 0).Add(s.cfg.LoginTTL)) {
-			return nil, oidc.ErrInvalidRequest().WithDescription("authorization request expired")
-		}
-	} else if now.After(time.Unix(a.Created, 0).Add(s.cfg.LoginTTL)) {
-		return nil, oidc.ErrInvalidRequest().WithDescription("authorization request expired")
+	if err := s.checkAge(a); err != nil {
+		return nil, err
 	}
 	a.id = id
 	return a, nil
+}
+
+// checkAge refuses an expired authorization request: a pending one after
+// LoginTTL; a completed one, handed to op at once, after CodeTTL (the
+// lifetime of the code it yields).
+func (s *Server) checkAge(a *authRequest) error {
+	now := s.now()
+	if a.Done() {
+		if now.After(time.Unix(a.DoneAt, 0).Add(s.cfg.CodeTTL)) {
+			return oidc.ErrInvalidRequest().WithDescription("authorization request expired")
+		}
+	} else if now.After(time.Unix(a.Created, 0).Add(s.cfg.LoginTTL)) {
+		return oidc.ErrInvalidRequest().WithDescription("authorization request expired")
+	}
+	return nil
 }
 
 func (o opStorage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
@@ -96,7 +117,9 @@ func (o opStorage) AuthRequestByCode(_ context.Context, code string) (op.AuthReq
 		return nil, errors.New("code expired")
 	}
 	a.id = payload
-	a.codeHash = hash(code)
+	// Every code made from one completed login shares this hash, so only
+	// one of them is ever redeemed (and a second counts as code reuse).
+	a.codeHash = hash("code:" + a.Nonce)
 	return a, nil
 }
 
@@ -118,7 +141,8 @@ func (o opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return tokenID(g.ID, 0), o.s.now().Add(o.s.cfg.AccessTokenTTL), nil
+	exp := o.s.now().Add(o.s.cfg.AccessTokenTTL)
+	return tokenID(g.ID, 0, exp), exp, nil
 }
 
 func (o opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
@@ -130,25 +154,35 @@ func (o opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		return tokenID(g.ID, 0), r.refreshToken, exp, nil
+		return tokenID(g.ID, 0, exp), r.refreshToken, exp, nil
 	case *refreshRequest:
 		token, gen, err := s.rotate(ctx, r)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		return tokenID(r.grant.ID, gen), token, exp, nil
+		return tokenID(r.grant.ID, gen, exp), token, exp, nil
 	}
 	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
 }
 
-// tokenID is an access token's jti: the grant id and the refresh generation.
-func tokenID(grantID string, gen int64) string {
-	return grantID + "." + strconv.FormatInt(gen, 10)
+// tokenID is an access token's id (its jti, or the inside of an opaque
+// token): the grant, the refresh generation and the expiry, so that an
+// opaque token ends with its own lifetime even while its grant lives on.
+func tokenID(grantID string, gen int64, exp time.Time) string {
+	return grantID + "." + strconv.FormatInt(gen, 10) + "." + strconv.FormatInt(exp.Unix(), 10)
 }
 
-func grantIDFromTokenID(id string) string {
-	g, _, _ := strings.Cut(id, ".")
-	return g
+// parseTokenID returns the grant id and expiry of an access token id.
+func parseTokenID(id string) (grantID string, exp time.Time, ok bool) {
+	parts := strings.Split(id, ".")
+	if len(parts) != 3 {
+		return "", time.Time{}, false
+	}
+	sec, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	return parts[0], time.Unix(sec, 0), true
 }
 
 // redeem turns a completed authorization request (found by its code) into a
@@ -194,7 +228,6 @@ func (s *Server) redeem(ctx context.Context, a *authRequest, withRefresh bool) (
 		return nil, storageError(err, "redeem code")
 	}
 	a.claims = decodeClaims(user.Claims)
-	a.grantID = g.ID
 	if withRefresh {
 		a.refreshToken = formatRefresh(g.RefreshID, 0, secret)
 	}
@@ -285,9 +318,10 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	switch {
 	case gen == g.RefreshGeneration && slices.Equal(h, g.RefreshHash):
 	case gen == g.RefreshGeneration-1 && slices.Equal(h, g.PrevRefreshHash) && !now.After(g.RotatedAt.Add(s.cfg.RefreshGrace)):
-	case gen < g.RefreshGeneration:
-		// An earlier generation: only a holder of this family's tokens knows
-		// its id, so this is reuse of a rotated token. Revoke everything.
+	case gen < g.RefreshGeneration && s.genuineRefresh(g, gen, secret):
+		// A genuine token of an earlier generation: reuse of a rotated
+		// token (RFC 9700 §4.14.2). Revoke everything. A made-up secret
+		// never gets here, so nobody can revoke a grant by guessing.
 		if err := s.store.RevokeGrant(ctx, g.ID, now); err != nil {
 			return nil, storageError(err, "revoke reused refresh token")
 		}
@@ -299,6 +333,23 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 		return nil, op.ErrInvalidRefreshToken
 	}
 	return &refreshRequest{grant: g, claims: decodeClaims(u.Claims), presented: gen, secret: secret, scopes: g.Scopes}, nil
+}
+
+// maxRefreshChain bounds the derivation genuineRefresh does (one HMAC a
+// generation; a token refreshed hourly for 90 days is ~2,200 generations).
+const maxRefreshChain = 20000
+
+// genuineRefresh reports whether secret really is the family's token of
+// generation gen: deriving forward from it must reach the current hash.
+func (s *Server) genuineRefresh(g *storage.Grant, gen int64, secret string) bool {
+	steps := g.RefreshGeneration - gen
+	if steps < 0 || steps > maxRefreshChain {
+		return false
+	}
+	for i := gen; i < g.RefreshGeneration; i++ {
+		secret = s.nextSecret(g.RefreshID, i, secret)
+	}
+	return hmac.Equal(hash(secret), g.RefreshHash)
 }
 
 // rotate moves the family one generation on, or, when another request did
@@ -323,7 +374,7 @@ func (s *Server) rotate(ctx context.Context, r *refreshRequest) (string, int64, 
 		FromHash:       hash(r.secret),
 		NewHash:        hash(next),
 		Now:            now,
-		ExpiresAt:      now.Add(s.cfg.RefreshTTL),
+		ExpiresAt:      s.refreshExpiry(g, now),
 	})
 	switch {
 	case err == nil:
@@ -344,22 +395,38 @@ func (s *Server) rotate(ctx context.Context, r *refreshRequest) (string, int64, 
 	}
 }
 
+// refreshExpiry is when a family rotated at now ends: RefreshTTL after its
+// last use, but never later than RefreshMaxTTL after it began.
+func (s *Server) refreshExpiry(g *storage.Grant, now time.Time) time.Time {
+	exp := now.Add(s.cfg.RefreshTTL)
+	if limit := g.CreatedAt.Add(s.cfg.RefreshMaxTTL); exp.After(limit) {
+		exp = limit
+	}
+	return exp
+}
+
+// GetRefreshTokenInfo identifies a refresh token for revocation: only a
+// genuine token of the family (any generation) names its grant.
 func (o opStorage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
-	id, _, _, ok := parseRefresh(token)
+	id, gen, secret, ok := parseRefresh(token)
 	if !ok {
 		return "", "", op.ErrInvalidRefreshToken
 	}
 	g, _, err := o.s.store.GetGrantByRefreshID(ctx, id, o.s.now())
-	if err != nil || g.ClientID != clientID {
+	if err != nil || g.ClientID != clientID || !o.s.genuineRefresh(g, gen, secret) {
 		return "", "", op.ErrInvalidRefreshToken
 	}
-	return g.UserID, tokenID(g.ID, g.RefreshGeneration), nil
+	return g.UserID, tokenID(g.ID, g.RefreshGeneration, g.ExpiresAt), nil
 }
 
 func (o opStorage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string) *oidc.Error {
 	s := o.s
 	now := s.now()
-	g, _, err := s.store.GetGrant(ctx, grantIDFromTokenID(tokenOrID), now)
+	grantID, _, ok := parseTokenID(tokenOrID)
+	if !ok {
+		return nil // RFC 7009: unknown tokens are not an error
+	}
+	g, _, err := s.store.GetGrant(ctx, grantID, now)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil // RFC 7009: unknown tokens are not an error
 	}
@@ -434,7 +501,7 @@ func (o opStorage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, 
 }
 
 func (o opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
-	g, u, err := o.s.liveGrant(ctx, tokenID, subject)
+	g, u, _, err := o.s.liveGrant(ctx, tokenID, subject)
 	if err != nil {
 		return err
 	}
@@ -445,10 +512,11 @@ func (o opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, 
 // SetIntrospectionFromToken answers any authenticated client (a resource
 // server registered as a client) about a live token.
 func (o opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, _ string) error {
-	g, u, err := o.s.liveGrant(ctx, tokenID, subject)
+	g, u, exp, err := o.s.liveGrant(ctx, tokenID, subject)
 	if err != nil {
 		return err // op answers {"active": false}
 	}
+	resp.Expiration = oidc.FromTime(exp)
 	ui := new(oidc.UserInfo)
 	setUserinfo(ui, g.UserID, decodeClaims(u.Claims), g.Scopes)
 	resp.SetUserInfo(ui)
@@ -463,21 +531,26 @@ func (o opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Int
 
 // liveGrant finds the grant behind an access token and checks it may still
 // be used.
-func (s *Server) liveGrant(ctx context.Context, tokenID, subject string) (*storage.Grant, *storage.User, error) {
-	g, u, err := s.store.GetGrant(ctx, grantIDFromTokenID(tokenID), s.now())
+func (s *Server) liveGrant(ctx context.Context, tokenID, subject string) (*storage.Grant, *storage.User, time.Time, error) {
+	grantID, exp, ok := parseTokenID(tokenID)
+	now := s.now()
+	if !ok || !now.Before(exp) {
+		return nil, nil, time.Time{}, errInvalidToken("access token expired or unknown")
+	}
+	g, u, err := s.store.GetGrant(ctx, grantID, now)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return nil, nil, errInvalidToken("access token expired or unknown")
+		return nil, nil, time.Time{}, errInvalidToken("access token expired or unknown")
 	case err != nil:
-		return nil, nil, storageError(err, "find grant")
+		return nil, nil, time.Time{}, storageError(err, "find grant")
 	case g.Revoked():
-		return nil, nil, errInvalidToken("access token revoked")
+		return nil, nil, time.Time{}, errInvalidToken("access token revoked")
 	case u.Disabled:
-		return nil, nil, errInvalidToken("user is disabled")
+		return nil, nil, time.Time{}, errInvalidToken("user is disabled")
 	case g.UserID != subject:
-		return nil, nil, errInvalidToken("access token invalid")
+		return nil, nil, time.Time{}, errInvalidToken("access token invalid")
 	}
-	return g, u, nil
+	return g, u, exp, nil
 }
 
 func (o opStorage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {

@@ -118,6 +118,21 @@ func (s *Server) embedPage(w http.ResponseWriter, r *http.Request, a *authReques
 	}})
 }
 
+type formField struct{ Name, Value string }
+
+// logoutConfirmPage asks the person to confirm a logout that came without
+// an id_token_hint; the form repeats the request's parameters.
+func (s *Server) logoutConfirmPage(w http.ResponseWriter, r *http.Request, token string, f url.Values) {
+	fields := []formField{{"confirm", token}}
+	for _, k := range []string{"post_logout_redirect_uri", "client_id", "state", "ui_locales"} {
+		if v := f.Get(k); v != "" {
+			fields = append(fields, formField{k, v})
+		}
+	}
+	s.render(w, r, http.StatusOK, "logout", web.Page{Locale: s.locale(r, nil), Title: "logout_title",
+		Data: map[string]any{"Action": s.prefix + "/end_session", "Fields": fields}})
+}
+
 func (s *Server) loggedOutPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "loggedout", web.Page{Locale: s.locale(r, nil), Title: "logged_out_title"})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,9 @@ func pageCases(s *Server) []struct {
 			s.errorPage(w, r, http.StatusNotFound, msgNotFound)
 		}},
 		{"loggedout", 200, func(w http.ResponseWriter, r *http.Request, _ *authRequest) { s.loggedOutPage(w, r) }},
+		{"logout", 200, func(w http.ResponseWriter, r *http.Request, _ *authRequest) {
+			s.logoutConfirmPage(w, r, "CONFIRM-TOKEN", url.Values{"post_logout_redirect_uri": {"https://gitlab.example.gov.cn/"}, "state": {"st"}})
+		}},
 	}
 }
 
@@ -154,6 +158,7 @@ func TestPageHooks(t *testing.T) {
 		"unavailable":  {`data-page="error"`, `data-error="unavailable"`},
 		"error":        {`data-page="error"`, `data-error="request_expired"`, `id="request-id">req-0123456789abcdef<`},
 		"loggedout":    {`data-page="loggedout"`},
+		"logout":       {`data-page="logout"`, `id="logout-confirm"`, `method="post"`},
 	}
 	for _, c := range pageCases(s) {
 		want, ok := hooks[c.name]

@@ -816,7 +816,12 @@ func TestRP(t *testing.T) {
 		} {
 			b := e.browser()
 			app.login(b)
-			resp, _ := b.get(e.issuer + "/end_session?" + q.Encode())
+			resp, page := b.get(e.issuer + "/end_session?" + q.Encode())
+			if q.Get("id_token_hint") == "" {
+				// No hint: the person confirms first (a cross-site GET must
+				// not log anybody out).
+				resp = b.confirmLogout(page)
+			}
 			want := testLogout
 			if s := q.Get("state"); s != "" {
 				want += "?state=" + s
@@ -825,10 +830,10 @@ func TestRP(t *testing.T) {
 				t.Errorf("%s: %d %q", name, resp.StatusCode, resp.Header.Get("Location"))
 			}
 		}
-		// POST works as well.
+		// POST works as well (with a hint; without one it asks first).
 		b := e.browser()
-		app.login(b)
-		resp, err := b.hc.PostForm(e.issuer+"/end_session", url.Values{"post_logout_redirect_uri": {testLogout}})
+		hl := app.login(b)
+		resp, err := b.hc.PostForm(e.issuer+"/end_session", url.Values{"id_token_hint": {hl.raw}, "post_logout_redirect_uri": {testLogout}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -149,6 +149,7 @@ func (c *Config) setDefaults() error {
 	def(&c.IDTokenTTL, time.Hour)
 	def(&c.AccessTokenTTL, time.Hour)
 	def(&c.RefreshTTL, 720*time.Hour)
+	def(&c.RefreshMaxTTL, 2160*time.Hour)
 	def(&c.SessionTTL, 12*time.Hour)
 	def(&c.LoginTTL, 10*time.Minute)
 	def(&c.CodeTTL, time.Minute)

@@ -310,8 +310,8 @@ func TestLogoutBeforeRedeem(t *testing.T) {
 			app := e.rp("app", testSecret)
 			b := e.browser()
 			code, ver := app.code(b)
-			resp, _ := b.get(e.issuer + "/end_session")
-			if resp.StatusCode != http.StatusOK {
+			_, page := b.get(e.issuer + "/end_session")
+			if resp := b.confirmLogout(page); resp.StatusCode != http.StatusOK {
 				t.Fatalf("end_session: %d", resp.StatusCode)
 			}
 			resp, body := e.postForm("/oauth/token", tokenForm(code, ver), "app", testSecret)

@@ -56,10 +56,14 @@ type TokensConfig struct {
 	IDTokenTTL      Duration `yaml:"id_token_ttl" json:"id_token_ttl"`
 	AccessTokenTTL  Duration `yaml:"access_token_ttl" json:"access_token_ttl"`
 	RefreshTokenTTL Duration `yaml:"refresh_token_ttl" json:"refresh_token_ttl"`
-	SessionTTL      Duration `yaml:"session_ttl" json:"session_ttl"`
-	LoginTTL        Duration `yaml:"login_ttl" json:"login_ttl"`
-	CodeTTL         Duration `yaml:"code_ttl" json:"code_ttl"`
-	RefreshGrace    Duration `yaml:"refresh_grace" json:"refresh_grace"`
+	// RefreshTokenMaxTTL ends a refresh family this long after the scan that
+	// started it, however often it is used: people removed from the
+	// organisation upstream lose access then at the latest.
+	RefreshTokenMaxTTL Duration `yaml:"refresh_token_max_ttl" json:"refresh_token_max_ttl"`
+	SessionTTL         Duration `yaml:"session_ttl" json:"session_ttl"`
+	LoginTTL           Duration `yaml:"login_ttl" json:"login_ttl"`
+	CodeTTL            Duration `yaml:"code_ttl" json:"code_ttl"`
+	RefreshGrace       Duration `yaml:"refresh_grace" json:"refresh_grace"`
 }
 
 // KeysConfig schedules signing-key rotation.
@@ -130,13 +134,14 @@ func defaultConfig() *FileConfig {
 	return &FileConfig{
 		Storage: StorageConfig{Driver: "sqlite"},
 		Tokens: TokensConfig{
-			IDTokenTTL:      Duration(time.Hour),
-			AccessTokenTTL:  Duration(time.Hour),
-			RefreshTokenTTL: Duration(720 * time.Hour),
-			SessionTTL:      Duration(12 * time.Hour),
-			LoginTTL:        Duration(10 * time.Minute),
-			CodeTTL:         Duration(time.Minute),
-			RefreshGrace:    Duration(10 * time.Second),
+			IDTokenTTL:         Duration(time.Hour),
+			AccessTokenTTL:     Duration(time.Hour),
+			RefreshTokenTTL:    Duration(720 * time.Hour),
+			RefreshTokenMaxTTL: Duration(2160 * time.Hour),
+			SessionTTL:         Duration(12 * time.Hour),
+			LoginTTL:           Duration(10 * time.Minute),
+			CodeTTL:            Duration(time.Minute),
+			RefreshGrace:       Duration(10 * time.Second),
 		},
 		AccessTokenFormat: "jwt",
 		Keys: KeysConfig{
@@ -419,6 +424,7 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 		IDTokenTTL:               t.IDTokenTTL.D(),
 		AccessTokenTTL:           t.AccessTokenTTL.D(),
 		RefreshTTL:               t.RefreshTokenTTL.D(),
+		RefreshMaxTTL:            t.RefreshTokenMaxTTL.D(),
 		SessionTTL:               t.SessionTTL.D(),
 		LoginTTL:                 t.LoginTTL.D(),
 		CodeTTL:                  t.CodeTTL.D(),

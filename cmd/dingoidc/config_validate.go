@@ -104,6 +104,10 @@ func (c *FileConfig) Validate(serve bool) error {
 	ttl("tokens.id_token_ttl", t.IDTokenTTL, 5*time.Minute, 24*time.Hour)
 	ttl("tokens.access_token_ttl", t.AccessTokenTTL, 5*time.Minute, 24*time.Hour)
 	ttl("tokens.refresh_token_ttl", t.RefreshTokenTTL, 0, 0)
+	ttl("tokens.refresh_token_max_ttl", t.RefreshTokenMaxTTL, 0, 0)
+	if t.RefreshTokenMaxTTL > 0 && t.RefreshTokenMaxTTL < t.RefreshTokenTTL {
+		add("tokens.refresh_token_max_ttl", "must not be shorter than tokens.refresh_token_ttl (%s < %s)", t.RefreshTokenMaxTTL, t.RefreshTokenTTL)
+	}
 	ttl("tokens.session_ttl", t.SessionTTL, 0, 0)
 	ttl("tokens.login_ttl", t.LoginTTL, time.Minute, time.Hour)
 	ttl("tokens.code_ttl", t.CodeTTL, 0, 10*time.Minute)

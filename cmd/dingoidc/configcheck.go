@@ -69,8 +69,8 @@ func (c *FileConfig) printSummary(w io.Writer) error {
 		row("secret_key", "generated in "+c.DataDir+"/"+devKeyFileName+" (dev)")
 	}
 	t := c.Tokens
-	row("tokens", fmt.Sprintf("id %s, access %s, refresh %s, session %s, login %s, code %s, refresh grace %s",
-		t.IDTokenTTL, t.AccessTokenTTL, t.RefreshTokenTTL, t.SessionTTL, t.LoginTTL, t.CodeTTL, t.RefreshGrace))
+	row("tokens", fmt.Sprintf("id %s, access %s, refresh %s (at most %s), session %s, login %s, code %s, refresh grace %s",
+		t.IDTokenTTL, t.AccessTokenTTL, t.RefreshTokenTTL, t.RefreshTokenMaxTTL, t.SessionTTL, t.LoginTTL, t.CodeTTL, t.RefreshGrace))
 	row("access_token_format", c.AccessTokenFormat)
 	row("keys", fmt.Sprintf("rotation %s, published %s ahead", c.Keys.RotationPeriod, c.Keys.PublishAhead))
 	row("log.level", c.Log.Level)
