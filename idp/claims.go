@@ -36,6 +36,11 @@ var claimNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 // claimsMapper turns an upstream identity's attributes into claims.
 type claimsMapper struct {
 	templates map[string]*template.Template
+	// syntheticDomain, when set, gives people without an e-mail one
+	// (RP-REQUIREMENTS I7: Grafana, oauth2-proxy and Rancher need one):
+	// <preferred_username or upstream key>@<syntheticDomain>. A claims.email
+	// template in the config takes precedence.
+	syntheticDomain string
 }
 
 func newClaimsMapper(defaults, overrides map[string]string) (*claimsMapper, error) {
@@ -140,6 +145,16 @@ func (m *claimsMapper) Map(id *upstream.Identity) (map[string]any, error) {
 			delete(out, "preferred_username")
 		} else {
 			out["preferred_username"] = u
+		}
+	}
+	if _, ok := out["email"]; !ok && m.syntheticDomain != "" {
+		local, _ := out["preferred_username"].(string)
+		if local == "" {
+			local = asciiSafe(id.ExternalID)
+		}
+		if local != "" {
+			out["email"] = local + "@" + m.syntheticDomain
+			out["email_verified"] = true
 		}
 	}
 	if _, ok := out["email"]; ok {

@@ -65,6 +65,30 @@ func TestClaimsMapping(t *testing.T) {
 	}
 }
 
+func TestSyntheticEmail(t *testing.T) {
+	m, err := newClaimsMapper(map[string]string{"name": "{{.lastName}}", "preferred_username": "{{.account}}"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.syntheticDomain = "zzd.invalid"
+	for _, c := range []struct {
+		attrs map[string]any
+		key   string
+		want  string
+	}{
+		{map[string]any{"lastName": "周俊", "account": "admin12371"}, "100135", "admin12371@zzd.invalid"},
+		{map[string]any{"lastName": "周俊"}, "100135", "100135@zzd.invalid"},
+	} {
+		got, err := m.Map(&upstream.Identity{ExternalID: c.key, Attributes: c.attrs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["email"] != c.want || got["email_verified"] != true {
+			t.Errorf("%v: email %v verified %v, want %s", c.attrs, got["email"], got["email_verified"], c.want)
+		}
+	}
+}
+
 func TestClaimsByScope(t *testing.T) {
 	claims := map[string]any{"name": "张三", "preferred_username": "zhangsan", "email": "z@x.cn", "email_verified": true,
 		"groups": []any{"a"}, "employee_code": "E1", "phone_number": "+86 1"}

@@ -94,6 +94,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.upstreams = map[string]*upstreamEntry{}
 	for _, u := range cfg.Upstreams {
 		m, err := newClaimsMapper(u.Provider.DefaultClaims(), u.Claims)
+		if m != nil {
+			m.syntheticDomain = u.ID + ".invalid" // RFC 2606: never deliverable, never someone's
+		}
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: %w", u.ID, err)
 		}
