@@ -19,7 +19,9 @@
       try { data = JSON.parse(data); } catch (e) { return; }
     }
     if (!data || typeof data.code !== "string" || data.code === "") { return; }
-    if (typeof data.state === "string" && data.state !== "" && data.state !== state) { return; }
+    // dingoidc always sends a state: a message without this page's own is
+    // not for this login.
+    if (data.state !== state) { return; }
     done = true;
     var target = new URL(callback, window.location.href);
     target.searchParams.set("code", data.code);
