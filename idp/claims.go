@@ -60,7 +60,7 @@ func newClaimsMapper(defaults, overrides map[string]string) (*claimsMapper, erro
 		if src == "" {
 			continue // an override of "" removes a default
 		}
-		t, err := template.New(name).Option("missingkey=zero").Funcs(templateFuncs).Parse(src)
+		t, err := template.New(name).Option("missingkey=zero").Funcs(upstream.TemplateFuncs()).Parse(src)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("claim %q: %v", name, err))
 			continue
@@ -71,44 +71,6 @@ func newClaimsMapper(defaults, overrides map[string]string) (*claimsMapper, erro
 		return nil, fmt.Errorf("claims mapping: %s", strings.Join(errs, "; "))
 	}
 	return m, nil
-}
-
-var templateFuncs = template.FuncMap{
-	"lower": strings.ToLower,
-	"upper": strings.ToUpper,
-	"trim":  strings.TrimSpace,
-	"ascii": asciiSafe,
-	"join": func(sep string, v any) string {
-		switch l := v.(type) {
-		case nil:
-			return "" // a missing attribute yields no claim, not "<nil>"
-		case []string:
-			return strings.Join(l, sep)
-		case []any:
-			s := make([]string, 0, len(l))
-			for _, x := range l {
-				s = append(s, fmt.Sprint(x))
-			}
-			return strings.Join(s, sep)
-		}
-		return fmt.Sprint(v)
-	},
-}
-
-// asciiSafe keeps [a-z0-9._-], lower-casing ASCII letters only, for
-// preferred_username. (strings.ToLower would turn U+212A KELVIN SIGN into
-// "k", letting one person's name collide with another's.)
-func asciiSafe(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= 'A' && r <= 'Z' {
-			r += 'a' - 'A'
-		}
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // Map executes every template. Empty results are omitted (I10); an
@@ -141,7 +103,7 @@ func (m *claimsMapper) Map(id *upstream.Identity) (map[string]any, error) {
 		}
 	}
 	if u, ok := out["preferred_username"].(string); ok {
-		if u = asciiSafe(u); u == "" {
+		if u = upstream.ASCIISafe(u); u == "" {
 			delete(out, "preferred_username")
 		} else {
 			out["preferred_username"] = u
@@ -150,7 +112,7 @@ func (m *claimsMapper) Map(id *upstream.Identity) (map[string]any, error) {
 	if _, ok := out["email"]; !ok && m.syntheticDomain != "" {
 		local, _ := out["preferred_username"].(string)
 		if local == "" {
-			local = asciiSafe(id.ExternalID)
+			local = upstream.ASCIISafe(id.ExternalID)
 		}
 		if local != "" {
 			out["email"] = local + "@" + m.syntheticDomain

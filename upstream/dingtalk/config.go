@@ -10,6 +10,8 @@ import (
 	"text/template"
 	"time"
 	"unicode"
+
+	"github.com/dingoidc/dingoidc/upstream"
 )
 
 // Default hosts of the public DingTalk service.
@@ -214,45 +216,8 @@ func hasSpaceOrControl(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
 }
 
-// templateFuncs are the functions of claims templates (the same names as
-// dingoidc's claims mapping), for UsernameTemplate.
-var templateFuncs = template.FuncMap{
-	"lower": strings.ToLower,
-	"upper": strings.ToUpper,
-	"trim":  strings.TrimSpace,
-	"ascii": asciiSafe,
-	"join": func(sep string, v any) string {
-		switch l := v.(type) {
-		case []string:
-			return strings.Join(l, sep)
-		case []any:
-			s := make([]string, 0, len(l))
-			for _, x := range l {
-				s = append(s, fmt.Sprint(x))
-			}
-			return strings.Join(s, sep)
-		case nil:
-			return ""
-		}
-		return fmt.Sprint(v)
-	},
-}
-
 func parseUsernameTemplate(src string) (*template.Template, error) {
-	return template.New("username_template").Option("missingkey=zero").Funcs(templateFuncs).Parse(src)
-}
-
-// asciiSafe keeps [a-z0-9._-], lower-cased. Only ASCII letters are
-// lower-cased: strings.ToLower would turn the Kelvin sign (U+212A) into a
-// plain "k" and let one name pass for another.
-func asciiSafe(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r = asciiLower(r); isUsernameRune(r) {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	return template.New("username_template").Option("missingkey=zero").Funcs(upstream.TemplateFuncs()).Parse(src)
 }
 
 func asciiLower(r rune) rune {

@@ -26,7 +26,7 @@ func mapClaims(t *testing.T, templates map[string]string, attrs map[string]any) 
 	t.Helper()
 	out := map[string]any{}
 	for name, src := range templates {
-		tpl, err := template.New(name).Option("missingkey=zero").Funcs(templateFuncs).Parse(src)
+		tpl, err := template.New(name).Option("missingkey=zero").Funcs(upstream.TemplateFuncs()).Parse(src)
 		if err != nil {
 			t.Fatalf("claim %s: %v", name, err)
 		}
@@ -639,7 +639,7 @@ func TestDefaultClaimsParse(t *testing.T) {
 		}
 		tpl := p.DefaultClaims()
 		for _, name := range slices.Sorted(maps.Keys(tpl)) {
-			if _, err := template.New(name).Funcs(templateFuncs).Parse(tpl[name]); err != nil {
+			if _, err := template.New(name).Funcs(upstream.TemplateFuncs()).Parse(tpl[name]); err != nil {
 				t.Errorf("corp %q claim %s: %v", corp, name, err)
 			}
 		}
