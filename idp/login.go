@@ -311,7 +311,11 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
 			return
 		}
-		log.ErrorContext(ctx, "create session", "err", err)
+		if ctx.Err() != nil {
+			log.InfoContext(ctx, "client went away during login", "err", err)
+		} else {
+			log.ErrorContext(ctx, "create session", "err", err)
+		}
 		s.metrics.loginFailed("storage")
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return

@@ -75,7 +75,7 @@ func TestInAppFallback(t *testing.T) {
 		tb.run("open the demo app", chromedp.Navigate(env.base+"/demo"))
 		tb.click(`a[href="/demo/login"]`)
 		tb.run("wait for the failure", chromedp.WaitVisible(`#inapp[data-result="failed"]`, chromedp.ByQuery))
-		tb.page("inapp", "inapp_title")
+		tb.page("inapp", "inapp_failed_title") // the heading says it failed, not "signing you in"
 		tb.says("inapp_failed")
 		tb.click("#fallback")
 		tb.run("wait for DingTalk's QR page", chromedp.WaitVisible(dtPerson, chromedp.ByQuery))

@@ -20,6 +20,8 @@
     done = true;
     box.setAttribute("data-result", "failed");
     if (status) { status.textContent = box.getAttribute("data-failed-text"); }
+    var title = document.getElementById("title");
+    if (title) { title.textContent = box.getAttribute("data-failed-title"); }
     if (fallback) { fallback.className = "button"; fallback.focus(); }
   }
 
