@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingoidc/dingoidc/storage"
+	"github.com/dingoidc/dingoidc/storage/postgres"
 	"github.com/dingoidc/dingoidc/storage/postgres/pgtest"
 )
 
@@ -40,15 +42,32 @@ func BenchmarkUpsertUser(b *testing.B) {
 	})
 }
 
+// benchGrant is a grant of the SSO session "bench" (which CreateGrant
+// checks is live).
+func benchGrant(b *testing.B, userID, name string) *storage.Grant {
+	b.Helper()
+	g := grant(userID, name)
+	g.SessionID = sum("session:bench")
+	return g
+}
+
+func benchSession(b *testing.B, s *postgres.Store, userID string) {
+	b.Helper()
+	if err := s.CreateSession(b.Context(), session(userID, "bench")); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func BenchmarkCreateGrant(b *testing.B) {
 	s := openStore(b, pgtest.NewDatabase(b))
 	u, err := s.UpsertUser(b.Context(), user("1"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchSession(b, s, u.ID)
 	var n atomic.Int64
 	create := func(b *testing.B) {
-		if _, err := s.CreateGrant(b.Context(), grant(u.ID, fmt.Sprint(n.Add(1)))); err != nil {
+		if _, err := s.CreateGrant(b.Context(), benchGrant(b, u.ID, fmt.Sprint(n.Add(1)))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -75,12 +94,13 @@ func BenchmarkRotateRefresh(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchSession(b, s, u.ID)
 	// families hands every caller a refresh family of its own and rotates it
 	// from generation to generation.
 	var n atomic.Int64
 	newFamily := func(b *testing.B) string {
 		name := fmt.Sprint(n.Add(1))
-		if _, err := s.CreateGrant(b.Context(), grant(u.ID, name)); err != nil {
+		if _, err := s.CreateGrant(b.Context(), benchGrant(b, u.ID, name)); err != nil {
 			b.Fatal(err)
 		}
 		return name
