@@ -2,6 +2,7 @@ package idp
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -41,6 +42,8 @@ type claimsMapper struct {
 	// <preferred_username or upstream key>@<syntheticDomain>. A claims.email
 	// template in the config takes precedence.
 	syntheticDomain string
+	// noEmail: the config mapped email to "" (no e-mail, not even synthetic).
+	noEmail bool
 }
 
 func newClaimsMapper(defaults, overrides map[string]string) (*claimsMapper, error) {
@@ -50,6 +53,9 @@ func newClaimsMapper(defaults, overrides map[string]string) (*claimsMapper, erro
 	}
 	maps.Copy(all, overrides)
 	m := &claimsMapper{templates: map[string]*template.Template{}}
+	if v, ok := overrides["email"]; ok && v == "" {
+		m.noEmail = true
+	}
 	var errs []string
 	for _, name := range slices.Sorted(maps.Keys(all)) {
 		if name == "sub" || name == "iss" || name == "aud" || !claimNameRE.MatchString(name) {
@@ -109,15 +115,11 @@ func (m *claimsMapper) Map(id *upstream.Identity) (map[string]any, error) {
 			out["preferred_username"] = u
 		}
 	}
-	if _, ok := out["email"]; !ok && m.syntheticDomain != "" {
-		local, _ := out["preferred_username"].(string)
-		if local == "" {
-			local = upstream.ASCIISafe(id.ExternalID)
-		}
-		if local != "" {
-			out["email"] = local + "@" + m.syntheticDomain
-			out["email_verified"] = true
-		}
+	if _, ok := out["email"]; !ok && m.syntheticDomain != "" && !m.noEmail && id.ExternalID != "" {
+		// From the stable key, never from a name: apps that link accounts
+		// by e-mail must not merge two people.
+		out["email"] = syntheticLocal(id.ExternalID) + "@" + m.syntheticDomain
+		out["email_verified"] = true
 	}
 	if _, ok := out["email"]; ok {
 		if _, set := out["email_verified"]; !set {
@@ -192,3 +194,13 @@ func setUserinfo(ui *oidc.UserInfo, sub string, claims map[string]any, scopes []
 
 // ScopeGroups asks for the `groups` claim.
 const ScopeGroups = "groups"
+
+// syntheticLocal is an e-mail local part for an upstream key: the key
+// itself when it is lower-case ASCII-safe (浙政钉 accountIds), else its hex
+// (DingTalk unionIds are case-sensitive; lower-casing could merge two).
+func syntheticLocal(key string) string {
+	if upstream.ASCIISafe(key) == key {
+		return key
+	}
+	return hex.EncodeToString([]byte(key))
+}

@@ -76,8 +76,8 @@ func TestSyntheticEmail(t *testing.T) {
 		key   string
 		want  string
 	}{
-		{map[string]any{"lastName": "周俊", "account": "admin12371"}, "100135", "admin12371@zzd.invalid"},
-		{map[string]any{"lastName": "周俊"}, "100135", "100135@zzd.invalid"},
+		{map[string]any{"lastName": "周俊", "account": "admin12371"}, "100135", "100135@zzd.invalid"},
+		{map[string]any{"lastName": "张三"}, "QY7vA9", "515937764139@zzd.invalid"}, // case-sensitive key: hex
 	} {
 		got, err := m.Map(&upstream.Identity{ExternalID: c.key, Attributes: c.attrs})
 		if err != nil {
@@ -86,6 +86,21 @@ func TestSyntheticEmail(t *testing.T) {
 		if got["email"] != c.want || got["email_verified"] != true {
 			t.Errorf("%v: email %v verified %v, want %s", c.attrs, got["email"], got["email_verified"], c.want)
 		}
+	}
+}
+
+func TestSyntheticEmailRemovable(t *testing.T) {
+	m, err := newClaimsMapper(map[string]string{"name": "{{.lastName}}"}, map[string]string{"email": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.syntheticDomain = "zzd.invalid"
+	got, err := m.Map(&upstream.Identity{ExternalID: "100135", Attributes: map[string]any{"lastName": "周俊"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["email"]; ok {
+		t.Errorf("claims.email mapped to \"\" still produced %v", got["email"])
 	}
 }
 

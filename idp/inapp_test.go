@@ -64,7 +64,7 @@ func withInAppSimulators(s *sims) envOption {
 		}
 		dp, err := dingtalk.New(dingtalk.Config{
 			LoginHost: e.cfg.Issuer + "/sim/dt", APIHost: e.cfg.Issuer + "/sim/dt", OAPIHost: e.cfg.Issuer + "/sim/dt",
-			ClientID: dtAppMain, ClientSecret: dtSecretMain, CorpID: dtCorpA,
+			ClientID: dtAppMain, ClientSecret: dtSecretMain, CorpID: dtCorpA, InApp: true,
 			JSAPIURL: e.cfg.Issuer + "/sim/dt/simulator/jsapi/dd.js",
 		}, e.ts.Client(), nil, nil)
 		if err != nil {

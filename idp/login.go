@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -415,7 +416,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.Form
 	clientID := f.Get("client_id")
-	hintValid, hinted := true, false
+	hintValid, hinted, hintSub := true, false, ""
 	if hint := f.Get("id_token_hint"); hint != "" {
 		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, s.provider.IDTokenHintVerifier(ctx))
 		var expired op.IDTokenHintExpiredError
@@ -430,16 +431,25 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 			if clientID != "" && clientID != azp {
 				hintValid = false
 			}
-			clientID, hinted = azp, hintValid
+			clientID, hinted, hintSub = azp, hintValid, claims.Subject
 		}
+	}
+	if f.Get("hint") == "invalid" { // carried through the confirmation form
+		hintValid = false
 	}
 	if c, err := r.Cookie(cookieSession); err == nil && c.Value != "" {
 		// Without a valid id_token_hint the request may come from any site
 		// (a link, an image): ask the person before ending the session and
 		// revoking what every app got through it (RP-Initiated Logout §2).
 		confirmed := r.Method == http.MethodPost && hmac.Equal([]byte(f.Get("confirm")), []byte(s.logoutToken(c.Value)))
+		// A hint only stands for the person when it names this session's
+		// user: anybody holds some signed ID token of their own.
+		if hinted && !confirmed {
+			sess, ok := s.currentSession(ctx, r)
+			hinted = ok && sess.UserID == hintSub
+		}
 		if !hinted && !confirmed {
-			s.logoutConfirmPage(w, r, s.logoutToken(c.Value), f)
+			s.logoutConfirmPage(w, r, s.logoutToken(c.Value), f, hintValid)
 			return
 		}
 		if err := s.store.DeleteSession(ctx, hash(c.Value), s.now()); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -480,10 +490,11 @@ func (s *Server) logoutToken(session string) string {
 	return encodeB64(mac(s.cookieKey, "logout", session)[:16])
 }
 
-// truncate shortens an attacker-supplied value before it is logged.
+// truncate shortens an attacker-supplied value before it is logged
+// (n runes at most).
 func truncate(s string, n int) string {
-	if len(s) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return string([]rune(s)[:n]) + "…"
 }

@@ -396,10 +396,14 @@ func (s *Server) rotate(ctx context.Context, r *refreshRequest) (string, int64, 
 }
 
 // refreshExpiry is when a family rotated at now ends: RefreshTTL after its
-// last use, but never later than RefreshMaxTTL after it began.
+// last use, but never later than RefreshMaxTTL after the scan.
 func (s *Server) refreshExpiry(g *storage.Grant, now time.Time) time.Time {
 	exp := now.Add(s.cfg.RefreshTTL)
-	if limit := g.CreatedAt.Add(s.cfg.RefreshMaxTTL); exp.After(limit) {
+	start := g.AuthTime // the scan that began it
+	if start.IsZero() {
+		start = g.CreatedAt
+	}
+	if limit := start.Add(s.cfg.RefreshMaxTTL); exp.After(limit) {
 		exp = limit
 	}
 	return exp

@@ -122,14 +122,18 @@ type formField struct{ Name, Value string }
 
 // logoutConfirmPage asks the person to confirm a logout that came without
 // an id_token_hint; the form repeats the request's parameters.
-func (s *Server) logoutConfirmPage(w http.ResponseWriter, r *http.Request, token string, f url.Values) {
+func (s *Server) logoutConfirmPage(w http.ResponseWriter, r *http.Request, token string, f url.Values, hintValid bool) {
 	fields := []formField{{"confirm", token}}
+	if !hintValid {
+		// A forged or mismatched hint forbids the redirect after confirming too.
+		fields = append(fields, formField{"hint", "invalid"})
+	}
 	for _, k := range []string{"post_logout_redirect_uri", "client_id", "state", "ui_locales"} {
 		if v := f.Get(k); v != "" {
 			fields = append(fields, formField{k, v})
 		}
 	}
-	s.render(w, r, http.StatusOK, "logout", web.Page{Locale: s.locale(r, nil), Title: "logout_title",
+	s.render(w, r, http.StatusOK, "logout", web.Page{Locale: web.Locale(f["ui_locales"], r.Header.Get("Accept-Language")), Title: "logout_title",
 		Data: map[string]any{"Action": s.prefix + "/end_session", "Fields": fields}})
 }
 

@@ -102,7 +102,7 @@ func pageCases(s *Server) []struct {
 		}},
 		{"loggedout", 200, func(w http.ResponseWriter, r *http.Request, _ *authRequest) { s.loggedOutPage(w, r) }},
 		{"logout", 200, func(w http.ResponseWriter, r *http.Request, _ *authRequest) {
-			s.logoutConfirmPage(w, r, "CONFIRM-TOKEN", url.Values{"post_logout_redirect_uri": {"https://gitlab.example.gov.cn/"}, "state": {"st"}})
+			s.logoutConfirmPage(w, r, "CONFIRM-TOKEN", url.Values{"post_logout_redirect_uri": {"https://gitlab.example.gov.cn/"}, "state": {"st"}}, true)
 		}},
 	}
 }

@@ -287,3 +287,26 @@ func TestUnknownClientCached(t *testing.T) {
 		t.Errorf("20 requests for an unknown client ran %d statements", n)
 	}
 }
+
+// Somebody else's ID token (anyone has one of their own) does not skip the
+// logout confirmation: only a hint naming this session's person does.
+func TestLogoutHintOfAnotherPerson(t *testing.T) {
+	e := newEnv(t, backends()[0].open(t))
+	app := e.rp("app", testSecret)
+	attacker := app.login(e.browser()) // 10001
+	e.up.AutoApprove = "10002"
+	victim := e.browser()
+	app.login(victim)
+	resp, page := victim.get(e.issuer + "/end_session?" + url.Values{"id_token_hint": {attacker.raw}, "post_logout_redirect_uri": {testLogout}}.Encode())
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `method="post"`) {
+		t.Fatalf("another person's hint: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if v := victim.authorize(app.conf.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"))); v.Get("code") == "" {
+		t.Fatalf("another person's hint ended the session: %v", v)
+	}
+	// A forged hint: after confirming, still no redirect.
+	_, page = victim.get(e.issuer + "/end_session?" + url.Values{"id_token_hint": {attacker.raw[:len(attacker.raw)-4] + "AAAA"}, "post_logout_redirect_uri": {testLogout}}.Encode())
+	if resp := victim.confirmLogout(page); resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" {
+		t.Errorf("confirmed logout with a forged hint redirected: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

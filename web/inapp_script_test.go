@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -12,13 +13,17 @@ import (
 func TestInAppScriptBehaviour(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not installed")
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is not installed (CI installs it: see .ci/run)")
+		}
+		t.Skip("node not installed (apt-get install nodejs)")
 	}
 	const cb = "https://sso.example/login/dt/callback"
 	cases := []struct {
 		mode, navigated, result string
 	}{
 		{"callback", cb + "?auth_code=c0de&state=ST.SIG", "ok"},    // DingTalk: getAuthCode({success})
+		{"unified", cb + "?auth_code=un1&state=ST.SIG", "ok"},      // dingtalk-jsapi's unified getAuthCode: {authCode}
 		{"promise_pc", cb + "?auth_code=pc0de&state=ST.SIG", "ok"}, // 浙政钉 on PC: a Promise of {auth_code}
 		{"legacy", cb + "?auth_code=leg&state=ST.SIG", "ok"},       // dd.runtime.permission.requestAuthCode
 		{"fail", "", "failed"},                                     // the app refuses

@@ -35,7 +35,7 @@ var matcher = language.NewMatcher([]language.Tag{language.SimplifiedChinese, lan
 
 // Pages every Renderer has: the names idp renders, and the value of the
 // data-page attribute on each page's <main>.
-var Pages = []string{"error", "chooser", "embed", "loggedout", "inapp"}
+var Pages = []string{"error", "chooser", "embed", "loggedout", "logout", "inapp"}
 
 // msgRef finds the message keys a template names literally ({{t "key"}}).
 var msgRef = regexp.MustCompile(`\bt "([A-Za-z0-9_]+)"`)

@@ -72,7 +72,7 @@ func mountDevSimulators(issuer string, mux *http.ServeMux) ([]UpstreamEntry, err
 			Config: &dingtalkConfig{
 				LoginHost: dtBase, APIHost: dtBase, OAPIHost: dtBase,
 				ClientID: devDingTalkClientID, ClientSecret: Secret(devDingTalkSecret), CorpID: devDingTalkCorp,
-				JSAPIURL: dtBase + devJSAPIPath,
+				JSAPIURL: dtBase + devJSAPIPath, InApp: true,
 			},
 		},
 	}, nil

@@ -29,7 +29,8 @@ var dingtalkFactory = upstreamFactory{
 //	  # preselect_corp: true                 # preselect corp_id on the login page
 //	  # username_template: "{{ascii .job_number}}"
 //	  # timeout: 10s
-//	  # jsapi_url: https://mirror.example/dingtalk.open.js  # in-app (免登) login's JSAPI script (needs corp_id)
+//	  # inapp: true          # in-app (免登) login inside the DingTalk app (needs corp_id)
+//	  # jsapi_url: https://mirror.example/dingtalk.open.js  # its JSAPI script
 //	  # login_host / api_host / oapi_host: other DingTalk hosts (a simulator)
 type dingtalkConfig struct {
 	LoginHost             string   `yaml:"login_host" json:"login_host,omitempty"`
@@ -45,6 +46,7 @@ type dingtalkConfig struct {
 	UsernameTemplate      string   `yaml:"username_template" json:"username_template,omitempty"`
 	Timeout               Duration `yaml:"timeout" json:"timeout,omitempty"`
 	JSAPIURL              string   `yaml:"jsapi_url" json:"jsapi_url,omitempty"`
+	InApp                 bool     `yaml:"inapp" json:"inapp,omitempty"`
 }
 
 // providerConfig returns the provider's config with secret as the client
@@ -62,6 +64,7 @@ func (c *dingtalkConfig) providerConfig(secret Secret) dingtalk.Config {
 		UsernameTemplate:      c.UsernameTemplate,
 		Timeout:               c.Timeout.D(),
 		JSAPIURL:              c.JSAPIURL,
+		InApp:                 c.InApp,
 	}
 }
 

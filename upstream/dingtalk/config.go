@@ -64,6 +64,12 @@ type Config struct {
 	// Example: `{{ascii .job_number}}`.
 	UsernameTemplate string
 
+	// InApp enables in-app login (免登): a login page opened inside the
+	// DingTalk app finishes with dd.getAuthCode instead of a scan. Off by
+	// default: an in-app code names whoever's app produced it, so only
+	// deployments that want it accept one (and it needs CorpID).
+	InApp bool
+
 	// JSAPIURL is the DingTalk JSAPI script the in-app (免登) login page
 	// loads (default DefaultJSAPIURL; a mirror on networks that cannot
 	// reach alicdn.com). In-app login needs CorpID: dd.getAuthCode asks for

@@ -96,7 +96,7 @@ func testdata(t testing.TB, name string) []byte {
 func (f *fakeDingTalk) config() Config {
 	return Config{
 		LoginHost: f.login.URL, APIHost: f.api.URL, OAPIHost: f.oapi.URL,
-		ClientID: testClientID, ClientSecret: testClientSecret, CorpID: testCorpID,
+		ClientID: testClientID, ClientSecret: testClientSecret, CorpID: testCorpID, InApp: true,
 		Timeout: 2 * time.Second,
 	}
 }

@@ -16,7 +16,7 @@ const oapiBadInAppCode = 40078
 // InAppScript implements upstream.InApp: in-app login needs the
 // organisation (CorpID), whose code dd.getAuthCode asks for.
 func (p *Provider) InAppScript() (scriptURL, corpID string, ok bool) {
-	if p.cfg.CorpID == "" {
+	if !p.cfg.InApp || p.cfg.CorpID == "" {
 		return "", "", false
 	}
 	return p.cfg.JSAPIURL, p.cfg.CorpID, true
@@ -29,6 +29,11 @@ func (p *Provider) InAppScript() (scriptURL, corpID string, ok bool) {
 func (p *Provider) exchangeInApp(ctx context.Context, code string) (*upstream.Identity, error) {
 	const op = "exchange in-app code"
 	switch {
+	case !p.cfg.InApp:
+		// Never redeem an in-app code on an upstream that did not enable
+		// in-app login: a code harvested from a person's app must not log
+		// them in here.
+		return nil, fmt.Errorf("%s: %w: in-app login is not enabled (inapp: true)", op, upstream.ErrCodeInvalid)
 	case p.cfg.CorpID == "":
 		return nil, fmt.Errorf("%s: %w: in-app login needs corp_id", op, upstream.ErrUnavailable)
 	case len(code) > maxCodeLen || hasSpaceOrControl(code):

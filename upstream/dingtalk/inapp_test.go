@@ -116,3 +116,16 @@ func TestInAppWithoutCorp(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// Without inapp: true an in-app code is never redeemed (a code harvested
+// from someone's app must not log them in), and no in-app page is offered.
+func TestInAppOffByDefault(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.InApp = false })
+	if _, _, ok := h.p.InAppScript(); ok {
+		t.Error("in-app login offered without inapp: true")
+	}
+	_, err := h.p.Exchange(t.Context(), url.Values{"auth_code": {"0123456789abcdef"}, "state": {"s"}}, "https://sso.example/cb")
+	if !errors.Is(err, upstream.ErrCodeInvalid) {
+		t.Fatalf("auth_code without inapp: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package zhezhengding
 
 import (
+	"net"
 	"net/url"
 	"strings"
 
@@ -31,7 +32,11 @@ func (c *Config) validateInApp(add func(key, format string, args ...any)) {
 		u, err := url.Parse(c.JSAPIURL)
 		switch {
 		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-			add("jsapi_url", "%q must be an absolute https:// (or http://) URL", c.JSAPIURL)
+			add("jsapi_url", "%q must be an absolute https:// URL", c.JSAPIURL)
+		case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+			// The script runs in the login page and sees the codes: plain
+			// http would let anyone on the path inject it.
+			add("jsapi_url", "%q must use https (http only on a loopback address)", c.JSAPIURL)
 		case u.User != nil || u.Fragment != "":
 			add("jsapi_url", "must not hold credentials or a fragment")
 		}
@@ -42,4 +47,12 @@ func (c *Config) validateInApp(add func(key, format string, args ...any)) {
 	if c.InAppCorpID != "" && c.InAppKey == "" {
 		add("inapp_corp_id", "needs inapp_app_key (in-app login)")
 	}
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -18,8 +18,8 @@ func TestInAppScript(t *testing.T) {
 		{"default script", withInApp, DefaultJSAPIURL, "", true},
 		{"mirror and corp", func(c *Config) {
 			withInApp(c)
-			c.JSAPIURL, c.InAppCorpID = "http://mirror.zj.gov.example/gdt/index.js?v=1", "196729"
-		}, "http://mirror.zj.gov.example/gdt/index.js?v=1", "196729", true},
+			c.JSAPIURL, c.InAppCorpID = "https://mirror.zj.gov.example/gdt/index.js?v=1", "196729"
+		}, "https://mirror.zj.gov.example/gdt/index.js?v=1", "196729", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -39,6 +39,7 @@ func TestInAppConfigInvalid(t *testing.T) {
 	}{
 		{"relative script", "jsapi_url", func(c *Config) { c.JSAPIURL = "/index.js" }},
 		{"script with credentials", "jsapi_url", func(c *Config) { c.JSAPIURL = "https://u:p@cdn.example/index.js" }},
+		{"plain http script off loopback", "jsapi_url", func(c *Config) { c.JSAPIURL = "http://cdn.example/index.js" }},
 		{"corp without in-app pair", "inapp_corp_id", func(c *Config) { c.InAppCorpID = "196729" }},
 		{"corp with space", "inapp_corp_id", func(c *Config) { c.InAppKey, c.InAppSecret, c.InAppCorpID = "k", "s", "19 6" }},
 	}

@@ -27,12 +27,12 @@
 
   function finish(res) {
     if (done) { return; }
+    // The unified dd.getAuthCode answers {authCode}; the older
+    // requestAuthCode {code}; 浙政钉 on a PC {auth_code}.
     var code = "";
-    if (res && typeof res.code === "string" && res.code !== "") {
-      code = res.code;
-    } else if (res && typeof res.auth_code === "string" && res.auth_code !== "") {
-      code = res.auth_code;
-    }
+    ["authCode", "code", "auth_code"].forEach(function (k) {
+      if (code === "" && res && typeof res[k] === "string") { code = res[k]; }
+    });
     if (code === "") { fail(); return; }
     done = true;
     box.setAttribute("data-result", "ok");

@@ -13,6 +13,7 @@ global.document = { getElementById: id => ({inapp: box, "inapp-status": status, 
 global.window = { location: { href: "https://sso.example/login?id=x", replace: u => { navigated = u; } }, setTimeout: (f) => timers.push(f) };
 const modes = {
   callback: { ready: f => f(), getAuthCode: o => o.success({code: "c0de"}) },
+  unified: { ready: f => f(), getAuthCode: o => o.success({authCode: "un1"}) },
   promise_pc: { ready: f => f(), getAuthCode: o => Promise.resolve({auth_code: "pc0de"}) },
   legacy: { ready: f => f(), runtime: { permission: { requestAuthCode: o => o.onSuccess({code: "leg"}) } } },
   fail: { ready: f => f(), getAuthCode: o => o.fail({errorCode: "3"}) },
