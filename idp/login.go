@@ -244,10 +244,6 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		s.errorPage(w, r, http.StatusBadRequest, msgRequestExpired)
 		return
 	}
-	if a.id, err = s.seal.seal(purposeAuthRequest, a); err != nil { // for retry links
-		s.errorPage(w, r, http.StatusInternalServerError, msgUnavailable)
-		return
-	}
 	log = log.With("client_id", a.ClientID)
 	if e := r.Form.Get("error"); e != "" {
 		log.InfoContext(ctx, "upstream reported an error", "upstream_error", truncate(e, 64))

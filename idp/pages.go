@@ -77,6 +77,13 @@ func (s *Server) errorPageFor(w http.ResponseWriter, r *http.Request, a *authReq
 
 // retryPage: the scan code expired; one click starts a new scan.
 func (s *Server) retryPage(w http.ResponseWriter, r *http.Request, a *authRequest, upID string) {
+	if a.id == "" { // a request from the login cookie: seal it for the link
+		var err error
+		if a.id, err = s.seal.seal(purposeAuthRequest, a); err != nil {
+			s.errorPage(w, r, http.StatusInternalServerError, msgUnavailable)
+			return
+		}
+	}
 	retry := s.prefix + "/login?" + url.Values{"id": {a.id}, "upstream": {upID}}.Encode()
 	s.render(w, r, http.StatusBadRequest, "error", web.Page{Locale: s.locale(r, a), Title: msgCodeExpired.title,
 		Error: msgCodeExpired.text, Client: s.clientName(r, a),
