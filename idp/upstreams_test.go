@@ -234,7 +234,7 @@ func TestUpstreamsTogether(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "upstream=zzd") || !strings.Contains(page, "upstream=dingtalk") || !strings.Contains(page, "测试应用") {
 		t.Fatalf("chooser: %d %.500s", resp.StatusCode, page)
 	}
-	resp, page = e.browser().get(e.rp("dtapp", testSecret).conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	resp, _ = e.browser().get(e.rp("dtapp", testSecret).conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
 	if !strings.Contains(resp.Request.URL.Path, "/sim/dt/") {
 		t.Fatalf("an app limited to DingTalk did not go straight there: %s", resp.Request.URL)
 	}
