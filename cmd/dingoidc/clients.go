@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/storage"
 )
 
@@ -130,7 +131,7 @@ func checkClient(cfg *FileConfig, cl *storage.Client) error {
 			errs = append(errs, fmt.Errorf("--post-logout-redirect-uri %q: %w", u, err))
 		}
 	}
-	if !validTokenFormat(cl.AccessTokenFormat) {
+	if !idp.ValidAccessTokenFormat(cl.AccessTokenFormat) {
 		errs = append(errs, fmt.Errorf("--access-token-format: unknown format %q (want jwt or opaque)", cl.AccessTokenFormat))
 	}
 	if len(cfg.Upstreams) > 0 {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -134,16 +133,16 @@ func defaultConfig() *FileConfig {
 	return &FileConfig{
 		Storage: StorageConfig{Driver: "sqlite"},
 		Tokens: TokensConfig{
-			IDTokenTTL:         Duration(time.Hour),
-			AccessTokenTTL:     Duration(time.Hour),
-			RefreshTokenTTL:    Duration(720 * time.Hour),
-			RefreshTokenMaxTTL: Duration(2160 * time.Hour),
-			SessionTTL:         Duration(12 * time.Hour),
-			LoginTTL:           Duration(10 * time.Minute),
-			CodeTTL:            Duration(time.Minute),
-			RefreshGrace:       Duration(10 * time.Second),
+			IDTokenTTL:         Duration(idp.DefaultIDTokenTTL),
+			AccessTokenTTL:     Duration(idp.DefaultAccessTokenTTL),
+			RefreshTokenTTL:    Duration(idp.DefaultRefreshTTL),
+			RefreshTokenMaxTTL: Duration(idp.DefaultRefreshMaxTTL),
+			SessionTTL:         Duration(idp.DefaultSessionTTL),
+			LoginTTL:           Duration(idp.DefaultLoginTTL),
+			CodeTTL:            Duration(idp.DefaultCodeTTL),
+			RefreshGrace:       Duration(idp.DefaultRefreshGrace),
 		},
-		AccessTokenFormat: "jwt",
+		AccessTokenFormat: idp.DefaultAccessTokenFormat,
 		Keys: KeysConfig{
 			RotationPeriod: Duration(keys.DefaultRotationPeriod),
 			PublishAhead:   Duration(keys.DefaultPublishAhead),
@@ -304,7 +303,7 @@ func (c *FileConfig) applyDefaults() {
 		c.Storage.Path = filepath.Join(c.DataDir, sqliteFileName)
 	}
 	if c.AccessTokenFormat == "" {
-		c.AccessTokenFormat = "jwt"
+		c.AccessTokenFormat = idp.DefaultAccessTokenFormat
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -417,10 +416,16 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	if err != nil {
 		return idp.Config{}, fmt.Errorf("master key: %w", err)
 	}
+	ic := c.tokenSettings()
+	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
+	return ic, nil
+}
+
+// tokenSettings maps tokens.* and access_token_format to the provider's
+// config, where their defaults and rules live.
+func (c *FileConfig) tokenSettings() idp.Config {
 	t := c.Tokens
 	return idp.Config{
-		Issuer:                   c.Issuer,
-		MasterKey:                mk,
 		IDTokenTTL:               t.IDTokenTTL.D(),
 		AccessTokenTTL:           t.AccessTokenTTL.D(),
 		RefreshTTL:               t.RefreshTokenTTL.D(),
@@ -429,10 +434,21 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 		LoginTTL:                 t.LoginTTL.D(),
 		CodeTTL:                  t.CodeTTL.D(),
 		RefreshGrace:             t.RefreshGrace.D(),
-		Upstreams:                upstreams,
 		DefaultAccessTokenFormat: c.AccessTokenFormat,
-	}, nil
+	}
 }
+
+// idpConfigKeys and keysOptionsKeys name the fields of idp.Config and
+// keys.Options by their config keys, for problem messages.
+var (
+	idpConfigKeys = map[string]string{
+		"IDTokenTTL": "tokens.id_token_ttl", "AccessTokenTTL": "tokens.access_token_ttl",
+		"RefreshTTL": "tokens.refresh_token_ttl", "RefreshMaxTTL": "tokens.refresh_token_max_ttl",
+		"SessionTTL": "tokens.session_ttl", "LoginTTL": "tokens.login_ttl", "CodeTTL": "tokens.code_ttl",
+		"RefreshGrace": "tokens.refresh_grace", "DefaultAccessTokenFormat": "access_token_format",
+	}
+	keysOptionsKeys = map[string]string{"RotationPeriod": "keys.rotation_period", "PublishAhead": "keys.publish_ahead"}
+)
 
 // buildUpstreams builds every configured upstream through its type's
 // factory, in the config's order.

@@ -81,6 +81,44 @@ type Options struct {
 	Random io.Reader
 }
 
+// Problems checks the rotation schedule as it is (zero values count as
+// unset, not as defaults) and returns every problem. name turns an Options
+// field name into the name the operator knows ("RotationPeriod" →
+// "keys.rotation_period"); nil keeps the field names.
+func (o Options) Problems(name func(field string) string) []error {
+	if name == nil {
+		name = func(f string) string { return f }
+	}
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name(field), fmt.Sprintf(format, args...)))
+	}
+	switch {
+	case o.RotationPeriod <= 0:
+		add("RotationPeriod", "must be positive (got %s)", shortDuration(o.RotationPeriod))
+	case o.RotationPeriod < time.Hour:
+		add("RotationPeriod", "must be at least 1h (got %s)", shortDuration(o.RotationPeriod))
+	}
+	if o.PublishAhead <= 0 {
+		add("PublishAhead", "must be positive (got %s)", shortDuration(o.PublishAhead))
+	} else if o.RotationPeriod > 0 && o.PublishAhead >= o.RotationPeriod {
+		add("PublishAhead", "must be shorter than %s (%s >= %s)", name("RotationPeriod"), shortDuration(o.PublishAhead), shortDuration(o.RotationPeriod))
+	}
+	return errs
+}
+
+// shortDuration writes d without zero units ("1h", "1h30m", "10s").
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // State is where a key is in its life.
 type State string
 
