@@ -66,7 +66,7 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 func (c *client) IsScopeAllowed(scope string) bool { return scope == ScopeGroups }
 
 // IDTokenUserinfoClaimsAssertion puts the identity claims of the granted
-// scopes into the ID token too (RP-REQUIREMENTS I5: Kubernetes, Argo CD,
+// scopes into the ID token too (docs/relying-parties.md, I5: Kubernetes, Argo CD,
 // Grafana's JMESPath and JumpServer read only the ID token).
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }

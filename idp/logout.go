@@ -13,7 +13,7 @@ import (
 	"github.com/dingoidc/dingoidc/storage"
 )
 
-// handleEndSession is RP-initiated logout (RP-REQUIREMENTS L1, L2): end the
+// handleEndSession is RP-initiated logout (docs/relying-parties.md, L1, L2): end the
 // SSO session in this browser, revoke what it issued, and go back to the app
 // only to a post_logout_redirect_uri registered for it.
 func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {

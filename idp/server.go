@@ -215,7 +215,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(s.discovery)
 }
 
-// discoveryDocument advertises exactly what works (RP-REQUIREMENTS D3–D7).
+// discoveryDocument advertises exactly what works (docs/relying-parties.md, D3–D7).
 func (s *Server) discoveryDocument() ([]byte, error) {
 	iss := s.cfg.Issuer
 	claims := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "amr", "at_hash", "c_hash",
