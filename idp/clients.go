@@ -123,12 +123,13 @@ func (cc *clientCache) snapshot(ctx context.Context) (map[string]*client, map[st
 		cc.mu.Unlock()
 		return byID, origins, nil // serve the old set while one caller reloads
 	}
-	cc.loading = true
 	cc.mu.Unlock()
 
 	// One load for all callers; it runs detached from ctx (others wait for
 	// it), a caller whose ctx ends stops waiting.
 	ch := cc.flight.DoChan("clients", func() (any, error) {
+		cc.setLoading(true)
+		defer cc.setLoading(false)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clientLoadTimeout)
 		defer cancel()
 		return nil, cc.load(ctx)
@@ -149,13 +150,18 @@ func (cc *clientCache) snapshot(ctx context.Context) (map[string]*client, map[st
 // clientLoadTimeout bounds a reload of every client.
 const clientLoadTimeout = 10 * time.Second
 
+func (cc *clientCache) setLoading(v bool) {
+	cc.mu.Lock()
+	cc.loading = v
+	cc.mu.Unlock()
+}
+
 // load reads every client and installs the set; on error it keeps the
 // old one.
 func (cc *clientCache) load(ctx context.Context) error {
 	list, err := cc.store.ListClients(ctx)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	cc.loading = false
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,12 +14,17 @@ import (
 // blockingClients counts ListClients calls and holds each until release
 // is closed.
 type blockingClients struct {
+	fail    atomic.Bool // ListClients fails (without blocking)
 	lists   atomic.Int32
 	started chan struct{}
 	release chan struct{}
 }
 
 func (b *blockingClients) ListClients(context.Context) ([]storage.Client, error) {
+	if b.fail.Load() {
+		b.lists.Add(1)
+		return nil, errors.New("database unreachable")
+	}
 	if b.lists.Add(1) == 1 {
 		close(b.started)
 	}
@@ -32,7 +38,7 @@ func (b *blockingClients) GetClient(context.Context, string) (*storage.Client, e
 
 // Concurrent callers with nothing cached wait for the load and all get the
 // set; once it is stale, one caller reloads while the others get the old set
-// at once, without a second load.
+// at once, without a second load; a failed reload serves the old set.
 func TestClientCacheLoadsOnce(t *testing.T) {
 	var now atomic.Int64
 	st := &blockingClients{started: make(chan struct{}), release: make(chan struct{})}
@@ -82,5 +88,19 @@ func TestClientCacheLoadsOnce(t *testing.T) {
 	}
 	if got := st.lists.Load(); got != 1 {
 		t.Fatalf("%d loads after expiry, want 1", got)
+	}
+
+	// A failed reload serves the old set, and the next call tries again.
+	now.Add(120)
+	st.fail.Store(true)
+	st.lists.Store(0)
+	for i := range 2 {
+		byID, _, err := cc.snapshot(t.Context())
+		if err != nil || byID["app"] == nil {
+			t.Fatalf("old set after a failed reload: %v %v", byID, err)
+		}
+		if got := st.lists.Load(); got != int32(i+1) {
+			t.Fatalf("%d loads after %d calls, want one each", got, i+1)
+		}
 	}
 }
