@@ -114,3 +114,34 @@ func (a *authRequest) codePayload() (string, error) {
 func (a *authRequest) promptNone() bool {
 	return len(a.Prompt) == 1 && a.Prompt[0] == oidc.PromptNone
 }
+
+// maxStateLen bounds state and nonce (Grafana's state is 44 characters).
+const maxStateLen = 1024
+
+// openAuthRequest opens a sealed auth request ID and checks its age.
+func (s *Server) openAuthRequest(id string) (*authRequest, error) {
+	a := new(authRequest)
+	if err := s.seal.open(purposeAuthRequest, id, a); err != nil {
+		return nil, oidc.ErrInvalidRequest().WithDescription("unknown or altered authorization request")
+	}
+	if err := s.checkAge(a); err != nil {
+		return nil, err
+	}
+	a.id = id
+	return a, nil
+}
+
+// checkAge refuses an expired authorization request: a pending one after
+// LoginTTL; a completed one, handed to op at once, after CodeTTL (the
+// lifetime of the code it yields).
+func (s *Server) checkAge(a *authRequest) error {
+	now := s.now()
+	if a.Done() {
+		if now.After(time.Unix(a.DoneAt, 0).Add(s.cfg.CodeTTL)) {
+			return oidc.ErrInvalidRequest().WithDescription("authorization request expired")
+		}
+	} else if now.After(time.Unix(a.Created, 0).Add(s.cfg.LoginTTL)) {
+		return oidc.ErrInvalidRequest().WithDescription("authorization request expired")
+	}
+	return nil
+}

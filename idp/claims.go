@@ -38,7 +38,7 @@ var claimNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 type claimsMapper struct {
 	templates map[string]*template.Template
 	// syntheticDomain, when set, gives people without an e-mail one
-	// (RP-REQUIREMENTS I7: Grafana, oauth2-proxy and Rancher need one):
+	// (docs/relying-parties.md, I7: Grafana, oauth2-proxy and Rancher need one):
 	// <preferred_username or upstream key>@<syntheticDomain>. A claims.email
 	// template in the config takes precedence.
 	syntheticDomain string

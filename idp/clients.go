@@ -12,6 +12,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/dingoidc/dingoidc/storage"
 )
@@ -65,7 +66,7 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 func (c *client) IsScopeAllowed(scope string) bool { return scope == ScopeGroups }
 
 // IDTokenUserinfoClaimsAssertion puts the identity claims of the granted
-// scopes into the ID token too (RP-REQUIREMENTS I5: Kubernetes, Argo CD,
+// scopes into the ID token too (docs/relying-parties.md, I5: Kubernetes, Argo CD,
 // Grafana's JMESPath and JumpServer read only the ID token).
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }
@@ -82,16 +83,23 @@ func (c *client) allowsUpstream(id string) bool {
 	return len(c.c.Upstreams) == 0 || slices.Contains(c.c.Upstreams, id)
 }
 
+// clientStore is what the client cache reads.
+type clientStore interface {
+	ListClients(ctx context.Context) ([]storage.Client, error)
+	GetClient(ctx context.Context, id string) (*storage.Client, error)
+}
+
 // clientCache keeps every client in memory and reloads the whole set when it
 // is older than ttl (replicas converge through the database). A client not
 // in the set is looked up once, so a new registration works at once.
 type clientCache struct {
-	store    storage.Store
+	store    clientStore
 	ttl      time.Duration
 	now      func() time.Time
 	wrap     func(storage.Client) *client
+	flight   singleflight.Group
 	mu       sync.Mutex
-	loading  chan struct{}
+	loading  bool // a load is in flight
 	byID     map[string]*client
 	origins  map[string]bool
 	loadedAt time.Time
@@ -110,33 +118,52 @@ func (cc *clientCache) snapshot(ctx context.Context) (map[string]*client, map[st
 		cc.mu.Unlock()
 		return byID, origins, nil
 	}
-	if wait := cc.loading; wait != nil {
-		stale, origins := cc.byID, cc.origins
+	if cc.loading && cc.byID != nil {
+		byID, origins := cc.byID, cc.origins
 		cc.mu.Unlock()
-		if stale != nil {
-			return stale, origins, nil // serve the old set while one caller reloads
-		}
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		}
-		return cc.snapshot(ctx)
+		return byID, origins, nil // serve the old set while one caller reloads
 	}
-	done := make(chan struct{})
-	cc.loading = done
 	cc.mu.Unlock()
 
+	// One load for all callers; it runs detached from ctx (others wait for
+	// it), a caller whose ctx ends stops waiting.
+	ch := cc.flight.DoChan("clients", func() (any, error) {
+		cc.setLoading(true)
+		defer cc.setLoading(false)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clientLoadTimeout)
+		defer cancel()
+		return nil, cc.load(ctx)
+	})
+	select {
+	case r := <-ch:
+		cc.mu.Lock()
+		defer cc.mu.Unlock()
+		if r.Err != nil && cc.byID == nil {
+			return nil, nil, r.Err
+		}
+		return cc.byID, cc.origins, nil // on error: the old set
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+// clientLoadTimeout bounds a reload of every client.
+const clientLoadTimeout = 10 * time.Second
+
+func (cc *clientCache) setLoading(v bool) {
+	cc.mu.Lock()
+	cc.loading = v
+	cc.mu.Unlock()
+}
+
+// load reads every client and installs the set; on error it keeps the
+// old one.
+func (cc *clientCache) load(ctx context.Context) error {
 	list, err := cc.store.ListClients(ctx)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	cc.loading = nil
-	close(done)
 	if err != nil {
-		if cc.byID != nil {
-			return cc.byID, cc.origins, nil
-		}
-		return nil, nil, err
+		return err
 	}
 	byID := make(map[string]*client, len(list))
 	origins := map[string]bool{}
@@ -149,7 +176,7 @@ func (cc *clientCache) snapshot(ctx context.Context) (map[string]*client, map[st
 		}
 	}
 	cc.byID, cc.origins, cc.loadedAt = byID, origins, cc.now()
-	return byID, origins, nil
+	return nil
 }
 
 var errUnknownClient = errors.New("unknown client")

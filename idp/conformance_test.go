@@ -20,7 +20,7 @@ import (
 // TestConformance re-enacts the OpenID Foundation conformance suite's
 // Basic OP plan (oidcc-basic-certification-test-plan: code flow,
 // client_secret_basic) and the Config OP discovery check, one subtest per
-// module as RP-REQUIREMENTS.md §4 describes them, over HTTPS and through
+// module as docs/relying-parties.md describes them, over HTTPS and through
 // the fake upstream (which approves the scan, as the suite's scripted
 // browser would). Waits use the injected clock.
 func TestConformance(t *testing.T) {

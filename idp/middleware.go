@@ -82,7 +82,7 @@ func hasRequestURI(ctx context.Context) bool {
 }
 
 // jsonNotFound answers paths below an API endpoint that do not exist
-// (Grafana's <api_url>/emails, RP-REQUIREMENTS U6) in JSON, not with an
+// (Grafana's <api_url>/emails, docs/relying-parties.md, U6) in JSON, not with an
 // HTML page.
 func jsonNotFound(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")

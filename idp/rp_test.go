@@ -20,7 +20,7 @@ import (
 	"github.com/dingoidc/dingoidc/storage"
 )
 
-// TestRP checks every requirement of RP-REQUIREMENTS.md §1, one subtest
+// TestRP checks every requirement of docs/relying-parties.md, one subtest
 // per ID, against the whole server over HTTPS (fake upstream, go-oidc and
 // x/oauth2 as the app, or requests built by hand where an app's exact
 // bytes matter).

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,7 +53,8 @@ type upstreamEntry struct {
 
 // New builds the provider. It does not start background jobs; see Run.
 func New(cfg Config, deps Deps) (*Server, error) {
-	if err := cfg.setDefaults(); err != nil {
+	cfg.SetDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if deps.Store == nil || deps.Keys == nil {
@@ -143,60 +143,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 var supportedScopes = []string{"openid", "profile", "email", "phone", ScopeGroups, "offline_access"}
 
-func (c *Config) setDefaults() error {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.IDTokenTTL, time.Hour)
-	def(&c.AccessTokenTTL, time.Hour)
-	def(&c.RefreshTTL, 720*time.Hour)
-	def(&c.RefreshMaxTTL, 2160*time.Hour)
-	def(&c.SessionTTL, 12*time.Hour)
-	def(&c.LoginTTL, 10*time.Minute)
-	def(&c.CodeTTL, time.Minute)
-	def(&c.RefreshGrace, 10*time.Second)
-	if c.DefaultAccessTokenFormat == "" {
-		c.DefaultAccessTokenFormat = "jwt"
-	}
-	var errs []error
-	u, err := url.Parse(c.Issuer)
-	switch {
-	case c.Issuer == "" || err != nil || !u.IsAbs() || u.Host == "":
-		errs = append(errs, fmt.Errorf("issuer %q must be an absolute URL", c.Issuer))
-	case strings.HasSuffix(c.Issuer, "/"):
-		errs = append(errs, fmt.Errorf("issuer %q must not end with '/'", c.Issuer))
-	case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
-		errs = append(errs, fmt.Errorf("issuer %q must use https (http only on loopback)", c.Issuer))
-	}
-	if len(c.MasterKey) != 32 {
-		errs = append(errs, errors.New("master key must be 32 bytes"))
-	}
-	if len(c.Upstreams) == 0 {
-		errs = append(errs, errors.New("at least one upstream is required"))
-	}
-	seen := map[string]bool{}
-	for _, u := range c.Upstreams {
-		if u.ID == "" || seen[u.ID] || strings.ContainsAny(u.ID, ":/?#_ ") {
-			errs = append(errs, fmt.Errorf("upstream id %q is empty, repeated or has : / ? # _ or space", u.ID))
-		}
-		seen[u.ID] = true
-		if u.Provider == nil {
-			errs = append(errs, fmt.Errorf("upstream %s has no provider", u.ID))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // Handler serves everything: the OIDC endpoints, login pages, operations.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -269,7 +215,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(s.discovery)
 }
 
-// discoveryDocument advertises exactly what works (RP-REQUIREMENTS D3–D7).
+// discoveryDocument advertises exactly what works (docs/relying-parties.md, D3–D7).
 func (s *Server) discoveryDocument() ([]byte, error) {
 	iss := s.cfg.Issuer
 	claims := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "amr", "at_hash", "c_hash",

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -134,16 +133,16 @@ func defaultConfig() *FileConfig {
 	return &FileConfig{
 		Storage: StorageConfig{Driver: "sqlite"},
 		Tokens: TokensConfig{
-			IDTokenTTL:         Duration(time.Hour),
-			AccessTokenTTL:     Duration(time.Hour),
-			RefreshTokenTTL:    Duration(720 * time.Hour),
-			RefreshTokenMaxTTL: Duration(2160 * time.Hour),
-			SessionTTL:         Duration(12 * time.Hour),
-			LoginTTL:           Duration(10 * time.Minute),
-			CodeTTL:            Duration(time.Minute),
-			RefreshGrace:       Duration(10 * time.Second),
+			IDTokenTTL:         Duration(idp.DefaultIDTokenTTL),
+			AccessTokenTTL:     Duration(idp.DefaultAccessTokenTTL),
+			RefreshTokenTTL:    Duration(idp.DefaultRefreshTTL),
+			RefreshTokenMaxTTL: Duration(idp.DefaultRefreshMaxTTL),
+			SessionTTL:         Duration(idp.DefaultSessionTTL),
+			LoginTTL:           Duration(idp.DefaultLoginTTL),
+			CodeTTL:            Duration(idp.DefaultCodeTTL),
+			RefreshGrace:       Duration(idp.DefaultRefreshGrace),
 		},
-		AccessTokenFormat: "jwt",
+		AccessTokenFormat: idp.DefaultAccessTokenFormat,
 		Keys: KeysConfig{
 			RotationPeriod: Duration(keys.DefaultRotationPeriod),
 			PublishAhead:   Duration(keys.DefaultPublishAhead),
@@ -304,7 +303,7 @@ func (c *FileConfig) applyDefaults() {
 		c.Storage.Path = filepath.Join(c.DataDir, sqliteFileName)
 	}
 	if c.AccessTokenFormat == "" {
-		c.AccessTokenFormat = "jwt"
+		c.AccessTokenFormat = idp.DefaultAccessTokenFormat
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -335,81 +334,6 @@ func (c *FileConfig) key(k string) string {
 	return k
 }
 
-// MasterKey returns the 32-byte master key: secret_key, or the contents of
-// secret_key_file, or in dev mode without either a key generated into
-// data_dir.
-func (c *FileConfig) MasterKey() ([]byte, error) {
-	switch {
-	case c.SecretKey != "":
-		return keys.ParseMasterKey(c.SecretKey.Value())
-	case c.SecretKeyFile != "":
-		s, err := readSecretFile(c.SecretKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		return keys.ParseMasterKey(s.Value())
-	case c.dev:
-		return devMasterKey(c.DataDir)
-	}
-	return nil, errors.New("no master key: set secret_key_file, secret_key, DINGOIDC_SECRET_KEY_FILE or DINGOIDC_SECRET_KEY")
-}
-
-// devMasterKey returns the dev-mode master key kept in
-// <dataDir>/master-key, creating the directory and the key (mode 0600) on
-// first use.
-func devMasterKey(dataDir string) ([]byte, error) {
-	path := filepath.Join(dataDir, devKeyFileName)
-	if s, err := readSecretFile(path); err == nil {
-		return keys.ParseMasterKey(s.Value())
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("dev master key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) { // another process won the race
-		return devMasterKey(dataDir)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dev master key: %w", err)
-	}
-	key := keys.GenerateMasterKey()
-	_, werr := f.WriteString(key + "\n")
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return nil, fmt.Errorf("dev master key: write %s: %w", path, werr)
-	}
-	return keys.ParseMasterKey(key)
-}
-
-// DSN returns the Postgres DSN from storage.dsn or storage.dsn_file.
-func (c *FileConfig) DSN() (Secret, error) {
-	if c.Storage.DSN != "" {
-		return c.Storage.DSN, nil
-	}
-	if c.Storage.DSNFile != "" {
-		return readSecretFile(c.Storage.DSNFile)
-	}
-	return "", errors.New("storage.dsn or storage.dsn_file is required for postgres")
-}
-
-// readSecretFile reads a secret from a file, trimming white space. Errors
-// name the file, never its content.
-func readSecretFile(path string) (Secret, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read secret file: %w", err)
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("secret file %s is empty", path)
-	}
-	return Secret(s), nil
-}
-
 // IDPConfig returns the provider's run-time config. upstreams are the
 // built providers (see buildUpstreams), in the config's order.
 func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, error) {
@@ -417,10 +341,16 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	if err != nil {
 		return idp.Config{}, fmt.Errorf("master key: %w", err)
 	}
+	ic := c.tokenSettings()
+	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
+	return ic, nil
+}
+
+// tokenSettings maps tokens.* and access_token_format to the provider's
+// config, where their defaults and rules live.
+func (c *FileConfig) tokenSettings() idp.Config {
 	t := c.Tokens
 	return idp.Config{
-		Issuer:                   c.Issuer,
-		MasterKey:                mk,
 		IDTokenTTL:               t.IDTokenTTL.D(),
 		AccessTokenTTL:           t.AccessTokenTTL.D(),
 		RefreshTTL:               t.RefreshTokenTTL.D(),
@@ -429,10 +359,21 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 		LoginTTL:                 t.LoginTTL.D(),
 		CodeTTL:                  t.CodeTTL.D(),
 		RefreshGrace:             t.RefreshGrace.D(),
-		Upstreams:                upstreams,
 		DefaultAccessTokenFormat: c.AccessTokenFormat,
-	}, nil
+	}
 }
+
+// idpConfigKeys and keysOptionsKeys name the fields of idp.Config and
+// keys.Options by their config keys, for problem messages.
+var (
+	idpConfigKeys = map[string]string{
+		"IDTokenTTL": "tokens.id_token_ttl", "AccessTokenTTL": "tokens.access_token_ttl",
+		"RefreshTTL": "tokens.refresh_token_ttl", "RefreshMaxTTL": "tokens.refresh_token_max_ttl",
+		"SessionTTL": "tokens.session_ttl", "LoginTTL": "tokens.login_ttl", "CodeTTL": "tokens.code_ttl",
+		"RefreshGrace": "tokens.refresh_grace", "DefaultAccessTokenFormat": "access_token_format",
+	}
+	keysOptionsKeys = map[string]string{"RotationPeriod": "keys.rotation_period", "PublishAhead": "keys.publish_ahead"}
+)
 
 // buildUpstreams builds every configured upstream through its type's
 // factory, in the config's order.

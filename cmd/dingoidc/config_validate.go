@@ -5,17 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
-	"time"
+
+	"github.com/dingoidc/dingoidc/idp"
 )
 
-// upstreamIDRE is the form of an upstream id: it prefixes subjects and
-// appears in callback URLs.
-var upstreamIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+// upstreamIDRE is the form of an upstream id (idp owns the rule).
+var upstreamIDRE = idp.UpstreamIDPattern
 
 // Validate checks the whole config and returns every problem (joined), each
 // naming its key. serve requires what serving needs; without it only the
@@ -31,7 +28,7 @@ func (c *FileConfig) Validate(serve bool) error {
 	case c.Issuer == "" && serve:
 		add("issuer", "required: the provider's absolute https URL, e.g. https://sso.example.gov.cn")
 	case c.Issuer != "":
-		for _, p := range issuerProblems(c.Issuer) {
+		for _, p := range idp.IssuerProblems(c.Issuer) {
 			if env, ok := c.fromEnv["issuer"]; ok {
 				p += " [set by " + env + "]"
 			}
@@ -89,44 +86,11 @@ func (c *FileConfig) Validate(serve bool) error {
 		}
 	}
 
-	// Lifetimes.
-	ttl := func(key string, d Duration, lo, hi time.Duration) {
-		switch {
-		case d <= 0:
-			add(key, "must be positive (got %s)", d)
-		case lo > 0 && d.D() < lo:
-			add(key, "must be at least %s (got %s)", Duration(lo), d)
-		case hi > 0 && d.D() > hi:
-			add(key, "must be at most %s (got %s)", Duration(hi), d)
-		}
-	}
-	t := c.Tokens
-	ttl("tokens.id_token_ttl", t.IDTokenTTL, 5*time.Minute, 24*time.Hour)
-	ttl("tokens.access_token_ttl", t.AccessTokenTTL, 5*time.Minute, 24*time.Hour)
-	ttl("tokens.refresh_token_ttl", t.RefreshTokenTTL, 0, 0)
-	ttl("tokens.refresh_token_max_ttl", t.RefreshTokenMaxTTL, 0, 0)
-	if t.RefreshTokenMaxTTL > 0 && t.RefreshTokenMaxTTL < t.RefreshTokenTTL {
-		add("tokens.refresh_token_max_ttl", "must not be shorter than tokens.refresh_token_ttl (%s < %s)", t.RefreshTokenMaxTTL, t.RefreshTokenTTL)
-	}
-	ttl("tokens.session_ttl", t.SessionTTL, 0, 0)
-	ttl("tokens.login_ttl", t.LoginTTL, time.Minute, time.Hour)
-	ttl("tokens.code_ttl", t.CodeTTL, 0, 10*time.Minute)
-	if t.RefreshGrace < 0 || t.RefreshGrace.D() > time.Minute {
-		add("tokens.refresh_grace", "must be between 0s and 1m (got %s)", t.RefreshGrace)
-	}
-	if t.RefreshTokenTTL > 0 && t.RefreshTokenTTL < t.AccessTokenTTL {
-		add("tokens.refresh_token_ttl", "must not be shorter than tokens.access_token_ttl (%s < %s)", t.RefreshTokenTTL, t.AccessTokenTTL)
-	}
-	ttl("keys.rotation_period", c.Keys.RotationPeriod, time.Hour, 0)
-	if c.Keys.PublishAhead <= 0 {
-		add("keys.publish_ahead", "must be positive (got %s)", c.Keys.PublishAhead)
-	} else if c.Keys.RotationPeriod > 0 && c.Keys.PublishAhead >= c.Keys.RotationPeriod {
-		add("keys.publish_ahead", "must be shorter than keys.rotation_period (%s >= %s)", c.Keys.PublishAhead, c.Keys.RotationPeriod)
-	}
+	// Lifetimes, formats and the key schedule: idp and keys own the rules.
+	tc := c.tokenSettings()
+	errs = append(errs, tc.SettingProblems(func(f string) string { return c.key(idpConfigKeys[f]) })...)
+	errs = append(errs, c.keysOptions(nil).Problems(func(f string) string { return c.key(keysOptionsKeys[f]) })...)
 
-	if !validTokenFormat(c.AccessTokenFormat) || c.AccessTokenFormat == "" {
-		add("access_token_format", "unknown format %q (want jwt or opaque)", c.AccessTokenFormat)
-	}
 	if _, err := parseLogLevel(c.Log.Level); err != nil {
 		add("log.level", "%v", err)
 	}
@@ -219,51 +183,12 @@ func (c *FileConfig) Validate(serve bool) error {
 				add(k+".upstreams", "unknown upstream %q", up)
 			}
 		}
-		if !validTokenFormat(sc.AccessTokenFormat) {
+		if !idp.ValidAccessTokenFormat(sc.AccessTokenFormat) {
 			add(k+".access_token_format", "unknown format %q (want jwt or opaque)", sc.AccessTokenFormat)
 		}
 	}
 	return errors.Join(errs...)
 }
-
-// issuerProblems checks an issuer URL. Messages start with "issuer".
-func issuerProblems(s string) []string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return []string{"issuer: not a URL: " + err.Error()}
-	}
-	var out []string
-	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-		out = append(out, fmt.Sprintf("issuer: must be an absolute https URL such as https://sso.example.gov.cn (got %q)", s))
-	}
-	if strings.HasSuffix(s, "/") {
-		out = append(out, fmt.Sprintf("issuer must not end with '/' (got %q): relying parties compare it byte for byte with the iss claim", s))
-	}
-	if u.RawQuery != "" || u.ForceQuery {
-		out = append(out, "issuer: must not have a query")
-	}
-	if u.Fragment != "" || strings.Contains(s, "#") {
-		out = append(out, "issuer: must not have a fragment")
-	}
-	if u.User != nil {
-		out = append(out, "issuer: must not contain user info")
-	}
-	if u.Scheme == "http" && u.Host != "" && !isLoopback(u.Hostname()) {
-		out = append(out, fmt.Sprintf("issuer: must use https; plain http is only allowed on a loopback host (127.0.0.0/8, ::1, localhost), not %q", u.Hostname()))
-	}
-	return out
-}
-
-// isLoopback reports whether host is localhost or a loopback address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
-}
-
-func validTokenFormat(f string) bool { return f == "" || f == "jwt" || f == "opaque" }
 
 func upstreamTypeNames() []string {
 	names := make([]string, 0, len(upstreamTypes))

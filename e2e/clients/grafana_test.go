@@ -81,7 +81,7 @@ func guideBlock(t *testing.T, name, lang string) string {
 }
 
 // TestGrafana behaves as Grafana's generic_oauth connector does with the
-// guide's configuration (RP-REQUIREMENTS §2.1): endpoints by hand, no
+// guide's configuration (docs/integrations/grafana.md): endpoints by hand, no
 // discovery, no nonce, a padded base64 state, x/oauth2 with the configured
 // auth style, claims from the unverified ID-token payload then api_url, role
 // and groups by JMESPath, refresh, and sign-out with id_token_hint.

@@ -20,5 +20,12 @@
 // Every change is a compare-and-swap of the whole set against its
 // version, so replicas may all run the schedule; the loser of a race
 // re-reads the winner's set. Replicas converge through the database: each
-// trusts its in-memory copy for CacheTTL.
+// trusts its in-memory copy for CacheTTL, and one reload serves all
+// concurrent callers.
+//
+// Files: manager.go is the lifecycle (NewManager, Ensure, Maintain, Rotate,
+// Run, List) over the three-method Store; cache.go the in-memory snapshot,
+// its reload and the decoding of keys; schedule.go the schedule as pure
+// functions; options.go Options with its defaults and rules; sealer.go the
+// master key and the Sealer.
 package keys

@@ -12,24 +12,14 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/dingoidc/dingoidc/storage"
-)
-
-// Defaults for the zero values of Options.
-const (
-	DefaultRotationPeriod   = 720 * time.Hour
-	DefaultPublishAhead     = time.Hour
-	DefaultMaxTokenLifetime = time.Hour
-	DefaultCacheTTL         = 30 * time.Second
-	DefaultMaintainEvery    = time.Minute
 )
 
 const (
@@ -54,33 +44,6 @@ var ErrNoSigningKey = errors.New("no signing key (key set is empty; run Ensure f
 // only lists keys) when it would need to decrypt or create a key.
 var ErrNoMasterKey = errors.New("no master key")
 
-// Options tune a Manager. Zero values take the defaults.
-type Options struct {
-	// RotationPeriod is how long a key signs before the next one takes
-	// over. Default 720h (30 days).
-	RotationPeriod time.Duration
-	// PublishAhead is how long a new key is in the JWKS before it signs,
-	// so relying parties that cache the JWKS know it. Default 1h.
-	PublishAhead time.Duration
-	// MaxTokenLifetime is the longest lifetime of anything signed (ID and
-	// access tokens); a key that stopped signing stays published this
-	// long. Default 1h.
-	MaxTokenLifetime time.Duration
-	// CacheTTL is how long the in-memory key set is trusted before it is
-	// read again from the database (replicas converge through the
-	// database). Default 30s.
-	CacheTTL time.Duration
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
-	// Logger receives key events (kids only, never key material).
-	// Default slog.Default().
-	Logger *slog.Logger
-	// Random is the source for key ids (and for RSA generation, which
-	// since Go 1.26 ignores it unless GODEBUG=cryptocustomrand=1).
-	// Default crypto/rand.Reader.
-	Random io.Reader
-}
-
 // State is where a key is in its life.
 type State string
 
@@ -101,6 +64,14 @@ type KeyInfo struct {
 	State      State
 }
 
+// Store is what a Manager needs of the database: the key set, swapped
+// whole, and the audit log. storage.Store has it.
+type Store interface {
+	GetKeySet(ctx context.Context) (*storage.KeySet, error)
+	SwapKeySet(ctx context.Context, expectedVersion int64, keys []storage.SigningKey) (*storage.KeySet, error)
+	AppendAudit(ctx context.Context, e *storage.AuditEvent) error
+}
+
 // Manager owns the signing keys: it creates, rotates and retires them in
 // the database and serves the decoded set from memory.
 //
@@ -111,7 +82,7 @@ type KeyInfo struct {
 // compare-and-swap writes of the whole set, so replicas may run them
 // concurrently.
 type Manager struct {
-	store  storage.Store
+	store  Store
 	sealer *Sealer
 	opts   Options
 	log    *slog.Logger
@@ -119,42 +90,16 @@ type Manager struct {
 
 	snap atomic.Pointer[snapshot] // the cached set; nil until first loaded
 
-	mu     sync.Mutex // guards flight
-	flight *flight    // the reload in progress, if any
+	flight singleflight.Group // one reload at a time for all callers
 
 	decMu   sync.Mutex
 	decoded map[string]decodedKey // kid → private key, decrypted once
 }
 
-// snapshot is one decoded version of the key set. It is never modified
-// after it is published.
-type snapshot struct {
-	version  int64
-	stored   []storage.SigningKey // sorted by activation (sortKeys)
-	keys     []loadedKey          // parallel to stored
-	loadedAt time.Time
-}
-
-type loadedKey struct {
-	signer *signingKey
-	public *publicKey
-}
-
-type decodedKey struct {
-	sealed []byte
-	priv   *rsa.PrivateKey
-}
-
-type flight struct {
-	done chan struct{}
-	snap *snapshot
-	err  error
-}
-
 // NewManager returns a Manager over store. Call Ensure before serving.
 // sealer may be nil for a Manager that only lists keys (List needs no
 // master key); anything else then fails with ErrNoMasterKey.
-func NewManager(store storage.Store, sealer *Sealer, opts Options) *Manager {
+func NewManager(store Store, sealer *Sealer, opts Options) *Manager {
 	if opts.RotationPeriod <= 0 {
 		opts.RotationPeriod = DefaultRotationPeriod
 	}
@@ -350,243 +295,7 @@ func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) {
 	return out, nil
 }
 
-// SigningKey returns the key that signs at the current time, from memory.
-func (m *Manager) SigningKey(ctx context.Context) (op.SigningKey, error) {
-	now := m.now()
-	s, err := m.cached(ctx, now)
-	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
-	}
-	i := signingIndex(s.stored, now)
-	if i < 0 {
-		return nil, ErrNoSigningKey
-	}
-	return s.keys[i].signer, nil
-}
-
-// KeySet returns every published key (the JWKS), from memory: the signing
-// key first, then the others, newest first. It includes the next key
-// before it signs and retired keys until their RetireAt.
-func (m *Manager) KeySet(ctx context.Context) ([]op.Key, error) {
-	now := m.now()
-	s, err := m.cached(ctx, now)
-	if err != nil {
-		return nil, fmt.Errorf("key set: %w", err)
-	}
-	cur := signingIndex(s.stored, now)
-	out := make([]op.Key, 0, len(s.keys))
-	if cur >= 0 {
-		out = append(out, s.keys[cur].public)
-	}
-	for i := len(s.keys) - 1; i >= 0; i-- {
-		if i != cur && published(&s.stored[i], now) {
-			out = append(out, s.keys[i].public)
-		}
-	}
-	return out, nil
-}
-
-// SignatureAlgorithms lists the algorithms keys sign with: RS256.
-func (m *Manager) SignatureAlgorithms() []jose.SignatureAlgorithm {
-	return []jose.SignatureAlgorithm{jose.RS256}
-}
-
 func (m *Manager) now() time.Time { return m.opts.Now() }
-
-// cached returns the snapshot, reloading it first if it is older than
-// CacheTTL.
-func (m *Manager) cached(ctx context.Context, now time.Time) (*snapshot, error) {
-	if s := m.snap.Load(); s != nil && m.fresh(s, now) {
-		return s, nil
-	}
-	return m.reload(ctx)
-}
-
-func (m *Manager) fresh(s *snapshot, now time.Time) bool {
-	return now.Sub(s.loadedAt) < m.opts.CacheTTL
-}
-
-// reload reads the set again, once for all concurrent callers. The read
-// runs detached from ctx (other callers wait for it); a caller whose ctx
-// ends stops waiting.
-func (m *Manager) reload(ctx context.Context) (*snapshot, error) {
-	m.mu.Lock()
-	if s := m.snap.Load(); s != nil && m.fresh(s, m.now()) {
-		m.mu.Unlock()
-		return s, nil
-	}
-	f := m.flight
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		m.flight = f
-		go m.runFlight(context.WithoutCancel(ctx), f)
-	}
-	m.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.snap, f.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (m *Manager) runFlight(ctx context.Context, f *flight) {
-	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
-	defer cancel()
-	var s *snapshot
-	set, err := m.getKeySet(ctx)
-	if err == nil {
-		s, err = m.install(set)
-	} else if old := m.snap.Load(); old != nil {
-		// The database is unreachable: keep serving what we have (its
-		// schedule stays valid for a while) and try again after another
-		// CacheTTL. A set that cannot be decoded is an error, not this.
-		m.log.WarnContext(ctx, "reload signing keys failed; serving the cached set", "err", err)
-		stale := *old
-		stale.loadedAt = m.now()
-		m.snap.CompareAndSwap(old, &stale)
-		s, err = m.snap.Load(), nil
-	}
-	f.snap, f.err = s, err
-	m.mu.Lock()
-	m.flight = nil
-	m.mu.Unlock()
-	close(f.done)
-}
-
-// update reads the stored set, lets edit compute the next one (nil: no
-// change) and swaps it in. When the compare-and-swap loses, it reads the
-// set again and lets edit decide once more.
-func (m *Manager) update(ctx context.Context, what string,
-	edit func(ks []storage.SigningKey, now time.Time) ([]storage.SigningKey, error),
-) (*snapshot, error) {
-	for attempt := 0; ; attempt++ {
-		s, err := m.load(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		now := m.now().UTC()
-		next, err := edit(slices.Clone(s.stored), now)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		if next == nil {
-			return s, nil
-		}
-		set, err := m.store.SwapKeySet(ctx, s.version, next)
-		if errors.Is(err, storage.ErrConflict) && attempt == 0 {
-			m.log.InfoContext(ctx, "key set changed concurrently; re-evaluating", "op", what)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: swap key set: %w", what, err)
-		}
-		m.logChanges(ctx, s.stored, set.Keys)
-		ns, err := m.install(set)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		return ns, nil
-	}
-}
-
-// load reads the set from the database, decodes it and caches it.
-func (m *Manager) load(ctx context.Context) (*snapshot, error) {
-	set, err := m.getKeySet(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return m.install(set)
-}
-
-func (m *Manager) getKeySet(ctx context.Context) (*storage.KeySet, error) {
-	set, err := m.store.GetKeySet(ctx)
-	if errors.Is(err, storage.ErrNotFound) {
-		return &storage.KeySet{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get key set: %w", err)
-	}
-	return set, nil
-}
-
-// install decodes set and caches it, unless a newer version is cached
-// already.
-func (m *Manager) install(set *storage.KeySet) (*snapshot, error) {
-	s, err := m.decode(set)
-	if err != nil {
-		return nil, err
-	}
-	s.loadedAt = m.now()
-	for {
-		old := m.snap.Load()
-		if old != nil && old.version > s.version {
-			return s, nil
-		}
-		if m.snap.CompareAndSwap(old, s) {
-			return s, nil
-		}
-	}
-}
-
-// decode builds a snapshot, decrypting only keys not seen before.
-func (m *Manager) decode(set *storage.KeySet) (*snapshot, error) {
-	stored := slices.Clone(set.Keys)
-	sortKeys(stored)
-	s := &snapshot{version: set.Version, stored: stored, keys: make([]loadedKey, len(stored))}
-
-	m.decMu.Lock()
-	defer m.decMu.Unlock()
-	live := make(map[string]decodedKey, len(stored))
-	for i := range stored {
-		k := &stored[i]
-		d, ok := m.decoded[k.ID]
-		if !ok || !slices.Equal(d.sealed, k.PrivateEnc) {
-			priv, err := m.decryptKey(k)
-			if err != nil {
-				return nil, err
-			}
-			d = decodedKey{sealed: k.PrivateEnc, priv: priv}
-		}
-		live[k.ID] = d
-		s.keys[i] = loadedKey{
-			signer: &signingKey{id: k.ID, priv: d.priv},
-			public: &publicKey{id: k.ID, pub: &d.priv.PublicKey},
-		}
-	}
-	m.decoded = live
-	return s, nil
-}
-
-func (m *Manager) decryptKey(k *storage.SigningKey) (*rsa.PrivateKey, error) {
-	if k.Algorithm != algorithm {
-		return nil, fmt.Errorf("signing key %s: unsupported algorithm %q", k.ID, k.Algorithm)
-	}
-	if m.sealer == nil {
-		return nil, fmt.Errorf("decrypt signing key %s: %w", k.ID, ErrNoMasterKey)
-	}
-	der, err := m.sealer.Open(k.PrivateEnc, []byte(k.ID))
-	if err != nil {
-		return nil, fmt.Errorf("decrypt signing key %s: wrong master key?: %w", k.ID, err)
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(der)
-	clear(der)
-	if err != nil {
-		return nil, fmt.Errorf("decode signing key %s: %w", k.ID, err)
-	}
-	priv, ok := parsed.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("decode signing key %s: not an RSA key", k.ID)
-	}
-	var jwk jose.JSONWebKey
-	if err := jwk.UnmarshalJSON(k.PublicJWK); err != nil {
-		return nil, fmt.Errorf("decode signing key %s: public JWK: %w", k.ID, err)
-	}
-	if pub, ok := jwk.Key.(*rsa.PublicKey); !ok || !priv.PublicKey.Equal(pub) || jwk.KeyID != k.ID {
-		return nil, fmt.Errorf("decode signing key %s: public JWK does not match the private key", k.ID)
-	}
-	return priv, nil
-}
 
 // newKey generates a key that signs from activeFrom, seals it and keeps
 // the decoded form so that loading it after the swap costs nothing.
@@ -649,131 +358,3 @@ func (m *Manager) logChanges(ctx context.Context, before, after []storage.Signin
 		}
 	}
 }
-
-// The schedule, as pure functions of a set sorted by sortKeys.
-
-// sortKeys orders keys by activation (ties: creation, then kid).
-func sortKeys(ks []storage.SigningKey) {
-	slices.SortStableFunc(ks, func(a, b storage.SigningKey) int {
-		if c := a.ActiveFrom.Compare(b.ActiveFrom); c != 0 {
-			return c
-		}
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-}
-
-// published reports whether k is in the JWKS at now.
-func published(k *storage.SigningKey, now time.Time) bool {
-	return k.RetireAt.IsZero() || k.RetireAt.After(now)
-}
-
-// signingIndex returns the index of the key that signs at now: among the
-// published keys, the one with the latest ActiveFrom not after now. If
-// every published key activates later (a replica whose clock is behind
-// the one that created the first key), the earliest of them signs: it is
-// published already. -1 if no key is published.
-func signingIndex(ks []storage.SigningKey, now time.Time) int {
-	cur, first := -1, -1
-	for i := range ks {
-		if !published(&ks[i], now) {
-			continue
-		}
-		if first < 0 {
-			first = i
-		}
-		if ks[i].ActiveFrom.After(now) {
-			break
-		}
-		cur = i
-	}
-	if cur < 0 {
-		return first
-	}
-	return cur
-}
-
-// nextActivation reports whether a key must be added at now, and when it
-// is to start signing: at once if there is no key; otherwise, if no next
-// key is waiting and the current one is due for rotation within
-// PublishAhead, at max(now+PublishAhead, current.ActiveFrom+RotationPeriod).
-func nextActivation(ks []storage.SigningKey, now time.Time, o Options) (time.Time, bool) {
-	cur := signingIndex(ks, now)
-	if cur < 0 {
-		return floorSecond(now), true
-	}
-	if cur < len(ks)-1 {
-		return time.Time{}, false // a next key is published already
-	}
-	due := ks[cur].ActiveFrom.Add(o.RotationPeriod)
-	if now.Before(due.Add(-o.PublishAhead)) {
-		return time.Time{}, false
-	}
-	at := ceilSecond(now.Add(o.PublishAhead))
-	if due.After(at) {
-		at = due
-	}
-	return at, true
-}
-
-// retire sets RetireAt on keys that stopped signing (their successor's
-// ActiveFrom plus MaxTokenLifetime) and drops keys retired by now. It
-// reports whether anything changed.
-func retire(ks []storage.SigningKey, now time.Time, o Options) ([]storage.SigningKey, bool) {
-	cur := signingIndex(ks, now)
-	changed := false
-	for i := 0; i < cur; i++ {
-		if ks[i].RetireAt.IsZero() {
-			ks[i].RetireAt = ceilSecond(ks[i+1].ActiveFrom.Add(o.MaxTokenLifetime))
-			changed = true
-		}
-	}
-	out := ks[:0]
-	for _, k := range ks {
-		if published(&k, now) {
-			out = append(out, k)
-		} else {
-			changed = true
-		}
-	}
-	return out, changed
-}
-
-// floorSecond and ceilSecond round to whole seconds in UTC: every time the
-// manager stores is whole seconds, which any backend keeps exactly.
-func floorSecond(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
-
-func ceilSecond(t time.Time) time.Time {
-	f := floorSecond(t)
-	if f.Before(t) {
-		return f.Add(time.Second)
-	}
-	return f
-}
-
-// signingKey is a private key as zitadel's op package signs with it.
-type signingKey struct {
-	id   string
-	priv *rsa.PrivateKey
-}
-
-var _ op.SigningKey = (*signingKey)(nil)
-
-func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
-func (k *signingKey) Key() any                                    { return k.priv }
-func (k *signingKey) ID() string                                  { return k.id }
-
-// publicKey is a published key as zitadel's op package serves the JWKS.
-type publicKey struct {
-	id  string
-	pub *rsa.PublicKey
-}
-
-var _ op.Key = (*publicKey)(nil)
-
-func (k *publicKey) ID() string                         { return k.id }
-func (k *publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
-func (k *publicKey) Use() string                        { return "sig" }
-func (k *publicKey) Key() any                           { return k.pub }

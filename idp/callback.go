@@ -1,0 +1,204 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/dingoidc/dingoidc/storage"
+	"github.com/dingoidc/dingoidc/upstream"
+)
+
+// handleUpstreamCallback finishes a scan: check the state against this
+// browser's login cookie, exchange the code, upsert the user, open the SSO
+// session (which consumes the state) and complete the auth request.
+func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	upID := r.PathValue("upstream")
+	entry, p, ok := s.upstreamFor(upID)
+	if !ok {
+		s.errorPage(w, r, http.StatusNotFound, msgNotFound)
+		return
+	}
+	log := s.log.With("upstream", upID)
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, msgLoginInvalid)
+		return
+	}
+	nonce, ok := s.verifyState(r.Form.Get("state"))
+	if !ok {
+		log.InfoContext(ctx, "upstream callback with a missing or forged state")
+		s.metrics.loginFailed("bad_state")
+		s.errorPage(w, r, http.StatusBadRequest, msgLoginInvalid)
+		return
+	}
+	var ls loginState
+	cookieName := cookieLogin + nonce[:10]
+	ck, err := r.Cookie(cookieName)
+	if err != nil || s.seal.open(purposeLogin, ck.Value, &ls) != nil || ls.Nonce != nonce || ls.Upstream != upID {
+		// The scan was started in another browser (or the cookie expired):
+		// it must not log this browser in.
+		log.InfoContext(ctx, "upstream callback without this browser's login cookie")
+		s.metrics.loginFailed("other_browser")
+		s.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
+		return
+	}
+	s.clearCookie(w, cookieName, s.prefix+"/login/")
+	a := &ls.Auth
+	if s.checkAge(a) != nil || a.Done() || s.now().Unix() > ls.Exp {
+		s.metrics.loginFailed("request_expired")
+		s.errorPage(w, r, http.StatusBadRequest, msgRequestExpired)
+		return
+	}
+	log = log.With("client_id", a.ClientID)
+	if e := r.Form.Get("error"); e != "" {
+		log.InfoContext(ctx, "upstream reported an error", "upstream_error", truncate(e, 64))
+		s.metrics.loginFailed("denied")
+		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied().WithDescription("the login was cancelled at the upstream"), s.provider)
+		return
+	}
+
+	ident, err := p.Exchange(ctx, r.Form, s.callbackURL(upID))
+	if err != nil {
+		s.upstreamFailure(w, r, log, a, upID, err)
+		return
+	}
+	claims, err := entry.mapper.Map(ident)
+	if err != nil {
+		log.ErrorContext(ctx, "map claims", "err", err)
+		s.metrics.loginFailed("claims")
+		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
+		return
+	}
+	raw, _ := encodeClaims(claims)
+	now := s.now()
+	sub := subject(entry, ident.ExternalID)
+	user, err := s.store.UpsertUser(ctx, &storage.User{
+		ID: sub, Upstream: upID, ExternalID: ident.ExternalID, Claims: raw,
+		CreatedAt: now, UpdatedAt: now, LastLoginAt: now,
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "save user", "err", err)
+		s.metrics.loginFailed("storage")
+		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
+		return
+	}
+	sub = user.ID // the stored subject wins (it never changes for a person)
+	if user.Disabled {
+		log.InfoContext(ctx, "disabled user refused", "user_id", sub)
+		s.metrics.loginFailed("disabled")
+		s.errorPageFor(w, r, a, http.StatusForbidden, msgDisabled)
+		return
+	}
+	if a.HintSub != "" && a.HintSub != sub {
+		// The app asked for the person of its id_token_hint; someone else
+		// scanned (OIDC Core §3.1.2.2).
+		log.InfoContext(ctx, "scanned person differs from id_token_hint", "user_id", sub)
+		s.metrics.loginFailed("hint_mismatch")
+		op.AuthRequestError(w, r, a, oidc.ErrLoginRequired().WithDescription("a different person logged in than the id_token_hint names"), s.provider)
+		return
+	}
+	sid := randomString(32)
+	amr := ident.AMR
+	if len(amr) == 0 {
+		amr = []string{"qr"}
+	}
+	sess := &storage.Session{
+		IDHash: hash(sid), UserID: sub, Upstream: upID, AuthTime: now, AMR: amr,
+		ExpiresAt: now.Add(s.cfg.SessionTTL), LoginStateHash: hash(nonce), CreatedAt: now,
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			log.InfoContext(ctx, "upstream state used twice", "user_id", sub)
+			s.metrics.loginFailed("state_reused")
+			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
+			return
+		}
+		if ctx.Err() != nil {
+			log.InfoContext(ctx, "client went away during login", "err", err)
+		} else {
+			log.ErrorContext(ctx, "create session", "err", err)
+		}
+		s.metrics.loginFailed("storage")
+		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
+		return
+	}
+	s.setCookie(w, cookieSession, sid, s.prefix+"/", s.cfg.SessionTTL)
+	s.metrics.loginsCompleted.Add(1)
+	log.InfoContext(ctx, "login completed", "user_id", sub)
+	s.complete(w, r, a, sub, now, amr, sess.IDHash, ls.Browser)
+}
+
+func (s *Server) upstreamFailure(w http.ResponseWriter, r *http.Request, log interface {
+	InfoContext(context.Context, string, ...any)
+	WarnContext(context.Context, string, ...any)
+}, a *authRequest, upID string, err error) {
+	ctx := r.Context()
+	switch {
+	case errors.Is(err, upstream.ErrCodeInvalid):
+		log.InfoContext(ctx, "upstream code expired or reused", "err", err)
+		s.metrics.loginFailed("code_invalid")
+		s.retryPage(w, r, a, upID)
+	case errors.Is(err, upstream.ErrNotAllowed):
+		log.InfoContext(ctx, "person not allowed by upstream policy", "err", err)
+		s.metrics.loginFailed("not_allowed")
+		s.errorPageFor(w, r, a, http.StatusForbidden, msgNotAllowed)
+	case errors.Is(err, upstream.ErrDenied):
+		log.InfoContext(ctx, "login denied at upstream", "err", err)
+		s.metrics.loginFailed("denied")
+		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied(), s.provider)
+	default:
+		log.WarnContext(ctx, "upstream exchange failed", "err", err)
+		s.metrics.loginFailed("upstream_unavailable")
+		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
+	}
+}
+
+// subject is `<upstream id>_<stable key>` (or the bare key), colon-free
+// because op's opaque tokens separate id and subject with a colon.
+func subject(u *upstreamEntry, key string) string {
+	key = strings.Map(func(r rune) rune {
+		if r == ':' || r < 0x21 || r == 0x7f {
+			return '-'
+		}
+		return r
+	}, key)
+	if u.BareSubject {
+		return key
+	}
+	return u.ID + "_" + key
+}
+
+// complete marks the auth request done for this browser and hands it back
+// to op, which issues the code.
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, a *authRequest, sub string, authTime time.Time, amr []string, session, browser []byte) {
+	a.Nonce = randomString(16) // unique per completion: its codes share hash("code:"+Nonce)
+	a.Subject = sub
+	a.AuthTime = authTime.Unix()
+	a.AMR = amr
+	a.Session = session
+	a.Browser = browser
+	a.DoneAt = s.now().Unix()
+	id, err := s.seal.seal(purposeAuthRequest, a)
+	if err != nil {
+		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
+		return
+	}
+	http.Redirect(w, r, s.prefix+"/authorize/callback?id="+url.QueryEscape(id), http.StatusFound)
+}
+
+// truncate shortens an attacker-supplied value before it is logged
+// (n runes at most).
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}

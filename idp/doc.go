@@ -1,0 +1,43 @@
+// Package idp is the OpenID Provider: zitadel/oidc's op package does the
+// protocol, this package supplies its storage adapter, the QR-scan login and
+// the operational endpoints. docs/architecture.md has the whole picture and
+// the database statements each step costs.
+//
+// Login (authorization code flow):
+//
+//  1. /authorize: op checks the request and calls CreateAuthRequest
+//     (opstorage.go), which stores nothing: the request is sealed into its
+//     own ID (authrequest.go, seal.go) and op sends the browser to /login.
+//  2. /login (login.go) reuses the SSO session when it satisfies prompt,
+//     max_age and id_token_hint, answers prompt=none, shows the chooser or
+//     the in-app page (pages.go, inapp.go), or starts an upstream: a signed
+//     state goes to DingTalk or 浙政钉, a login cookie binds it to this
+//     browser (cookies.go).
+//  3. /login/{upstream}/callback (callback.go) checks state and cookie,
+//     asks the upstream for the identity, maps its claims (claims.go),
+//     saves the user and the SSO session and completes the request: a new
+//     sealed ID carrying subject, auth time, session and browser.
+//  4. /authorize/callback: checkBrowser (cookies.go) lets a completed
+//     request through only in the browser that started it; op issues the
+//     code, which is the sealed request encrypted again.
+//
+// Tokens:
+//
+//   - Code exchange (tokens.go): AuthRequestByCode opens the code; redeem
+//     creates the grant in one statement that also consumes the code, so a
+//     second use fails and revokes what the first issued.
+//   - Refresh (refresh.go): rotating refresh tokens whose next secret is
+//     derived from the presented one, so concurrent refreshes and retries
+//     within RefreshGrace get the same answer; a family ends RefreshMaxTTL
+//     after the scan.
+//   - Userinfo and introspection (opstorage.go, tokens.go): liveGrant finds
+//     the grant behind an access token and checks it is still live.
+//   - Logout (logout.go): end_session ends the SSO session in this browser
+//     and revokes its grants; it returns only to a registered
+//     post_logout_redirect_uri.
+//
+// Around them: clients.go caches registered apps (and answers CORS),
+// middleware.go holds the HTTP wrappers, metrics.go the Prometheus
+// counters, config.go the Config with its defaults and rules, and keys/
+// the signing keys.
+package idp
