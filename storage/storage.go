@@ -146,7 +146,9 @@ type AuditFilter struct {
 }
 
 // SignInEvent is one entry of the sign-in log: a completed or refused login,
-// an SSO session reuse, a refresh refused by policy, a logout.
+// an SSO session reuse, a refresh refused by policy, a logout. Its strings
+// come from outside (headers) and are stored cleaned: invalid UTF-8 as
+// U+FFFD, NUL bytes dropped; filters are cleaned alike.
 type SignInEvent struct {
 	ID        int64     // assigned by the store, increasing in append order
 	Time      time.Time // required
@@ -197,7 +199,8 @@ type UserFilter struct {
 	Upstream string // empty: any
 	// Query, when set, keeps the users in whose ID, ExternalID or claims
 	// name, preferred_username, employee_code or account_id it occurs as a
-	// substring, ignoring case (case folding is ASCII-only on SQLite).
+	// substring, ignoring case (case folding is ASCII-only on SQLite). A
+	// filter field with invalid UTF-8 or a NUL byte matches nobody.
 	Query string
 	After string // cursor: only IDs strictly after (the last ID of the previous page)
 	Limit int    // 0: no limit

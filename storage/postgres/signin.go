@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -35,8 +36,9 @@ func (s *Store) AppendSignIns(ctx context.Context, events []storage.SignInEvent)
 		case e.Result == "":
 			return fmt.Errorf("%s: event %d: no result", op, i)
 		}
-		times[i], users[i], clients[i], upstreams[i] = e.Time, e.UserID, e.ClientID, e.Upstream
-		results[i], reasons[i], ips[i], agents[i] = e.Result, e.Reason, e.ClientIP, e.UserAgent
+		times[i], users[i], clients[i], upstreams[i] = e.Time, cleanText(e.UserID), cleanText(e.ClientID), cleanText(e.Upstream)
+		results[i], reasons[i] = cleanText(e.Result), cleanText(e.Reason)
+		ips[i], agents[i] = cleanText(e.ClientIP), cleanText(e.UserAgent)
 	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO sign_ins (time, user_id, client_id, upstream, result, reason, client_ip, user_agent)
@@ -97,10 +99,10 @@ func (w *where) add(cond string, arg any) {
 	w.conds = append(w.conds, fmt.Sprintf(cond, len(w.args)))
 }
 
-// eq matches col exactly when v is set.
+// eq matches col exactly when v is set (cleaned as stored values are).
 func (w *where) eq(col, v string) {
 	if v != "" {
-		w.add(col+" = $%d", v)
+		w.add(col+" = $%d", cleanText(v))
 	}
 }
 
@@ -133,4 +135,17 @@ func (w *where) sql(limit int) string {
 		fmt.Fprintf(&b, " LIMIT %d", limit)
 	}
 	return b.String()
+}
+
+// cleanText makes a string from the outside (a User-Agent header, a search
+// box) storable as text in every backend: invalid UTF-8 becomes U+FFFD and
+// NUL bytes go. Stored values and filters are cleaned alike, so a filter
+// still matches what was stored.
+func cleanText(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+// storable reports whether s can be stored as text unchanged.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.Contains(s, "\x00")
 }

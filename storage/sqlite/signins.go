@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dingoidc/dingoidc/storage"
 )
@@ -47,8 +48,9 @@ func (s *Store) AppendSignIns(ctx context.Context, events []storage.SignInEvent)
 		if err := validSignIn(e); err != nil {
 			return fmt.Errorf("%s: event %d: %w", op, i, err)
 		}
-		rows[i] = signInRow{e.Time.UnixNano(), e.UserID, e.ClientID, e.Upstream, e.Result,
-			e.Reason, e.ClientIP, e.UserAgent}
+		rows[i] = signInRow{e.Time.UnixNano(), cleanText(e.UserID), cleanText(e.ClientID),
+			cleanText(e.Upstream), cleanText(e.Result), cleanText(e.Reason), cleanText(e.ClientIP),
+			cleanText(e.UserAgent)}
 	}
 	b, err := json.Marshal(rows)
 	if err != nil {
@@ -124,10 +126,10 @@ func (w *where) add(cond string, arg any) {
 	w.args = append(w.args, arg)
 }
 
-// eq matches col exactly when v is set.
+// eq matches col exactly when v is set (cleaned as stored values are).
 func (w *where) eq(col, v string) {
 	if v != "" {
-		w.add(col+" = ?", v)
+		w.add(col+" = ?", cleanText(v))
 	}
 }
 
@@ -160,4 +162,17 @@ func (w *where) sql(limit int) string {
 		fmt.Fprintf(&b, " LIMIT %d", limit)
 	}
 	return b.String()
+}
+
+// cleanText makes a string from the outside (a User-Agent header, a search
+// box) storable as text in every backend: invalid UTF-8 becomes U+FFFD and
+// NUL bytes go. Stored values and filters are cleaned alike, so a filter
+// still matches what was stored.
+func cleanText(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+// storable reports whether s can be stored as text unchanged.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.Contains(s, "\x00")
 }

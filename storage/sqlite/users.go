@@ -79,6 +79,11 @@ func (s *Store) GetUser(ctx context.Context, id string) (*storage.User, error) {
 
 // ListUsers returns the users ordered by id, narrowed by f.
 func (s *Store) ListUsers(ctx context.Context, f storage.UserFilter) ([]storage.User, error) {
+	// Stored ids and claims are valid UTF-8 without NUL bytes: a filter
+	// that is not matches nobody (and Postgres would refuse it).
+	if !storable(f.Upstream) || !storable(f.Query) || !storable(f.After) {
+		return nil, nil
+	}
 	limit := int64(-1) // SQLite: no limit
 	if f.Limit > 0 {
 		limit = int64(f.Limit)

@@ -18,6 +18,8 @@ func signInTests() []subtest {
 		{"InvalidBatchWritesNothing", testSignInsInvalid},
 		{"LargeBatch", testSignInsLargeBatch},
 		{"DeleteBefore", testSignInsDeleteBefore},
+		{"DirtyText", testSignInsDirtyText},
+		{"DirtySearch", testSignInsDirtySearch},
 	}
 }
 
@@ -245,4 +247,48 @@ func testSignInsDeleteBefore(t *testing.T, s storage.Store) {
 	if len(got) != 4 {
 		t.Errorf("DeleteExpired removed sign-in events: %d left, want 4", len(got))
 	}
+}
+
+// Header values reach the log as the client sent them: invalid UTF-8 and
+// NUL bytes must not make the batch fail (and lose its other events). They
+// are stored with U+FFFD for invalid bytes and without NULs, and a filter
+// with the same dirty value finds them.
+func testSignInsDirtyText(t *testing.T, s storage.Store) {
+	dirty := "Mozilla/5.0 \xff\xfe\x00(evil)"
+	clean := "Mozilla/5.0 \uFFFD(evil)"
+	batch := signIns()
+	batch[1].UserAgent = dirty
+	batch[2].Reason = "bad\x00reason"
+	batch[3].ClientIP = "10.0.0.\xc3"
+	noErr(t, "AppendSignIns(dirty)", s.AppendSignIns(t.Context(), batch))
+	got, err := s.ListSignIns(t.Context(), storage.SignInFilter{})
+	noErr(t, "ListSignIns", err)
+	if len(got) != len(batch) {
+		t.Fatalf("ListSignIns returned %d events, want %d", len(got), len(batch))
+	}
+	if ua := got[len(got)-2].UserAgent; ua != clean {
+		t.Errorf("user agent stored as %q, want %q", ua, clean)
+	}
+	if r := got[len(got)-3].Reason; r != "badreason" {
+		t.Errorf("reason stored as %q, want %q", r, "badreason")
+	}
+	got, err = s.ListSignIns(t.Context(), storage.SignInFilter{ClientIP: "10.0.0.\xc3"})
+	noErr(t, "ListSignIns(dirty filter)", err)
+	if len(got) != 1 || got[0].ClientIP != "10.0.0.\uFFFD" {
+		t.Errorf("a dirty filter found %+v, want the one dirty event", got)
+	}
+}
+
+// A search box may send anything: no error, just no match.
+func testSignInsDirtySearch(t *testing.T, s storage.Store) {
+	mustUser(t, s, "zzd", "1001")
+	for _, q := range []string{"\x00", "\xff", "zzd\x00_1001"} {
+		got, err := s.ListUsers(t.Context(), storage.UserFilter{Query: q, Upstream: q})
+		noErr(t, fmt.Sprintf("ListUsers(%q)", q), err)
+		if len(got) != 0 {
+			t.Errorf("ListUsers(%q) = %d users", q, len(got))
+		}
+	}
+	_, err := s.ListAuditFiltered(t.Context(), storage.AuditFilter{Actor: "\xff\x00"})
+	noErr(t, "ListAuditFiltered(dirty)", err)
 }
