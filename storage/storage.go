@@ -18,6 +18,22 @@ type Client struct {
 	Static                 bool     // reconciled from the config file
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
+
+	// Access policies, enforced by the caller at login and refresh: a
+	// person may use the client only when one of their groups is in
+	// AllowedGroups and their tenant is in AllowedTenants. An empty list
+	// means no restriction.
+	AllowedGroups  []string
+	AllowedTenants []string
+	// LegacyAPI opts the client in to the legacy DingTalk SSO endpoints
+	// (<issuer>/dingtalk/...).
+	LegacyAPI bool
+
+	// Version is set by the store: 1 on CreateClient, moved on by every
+	// update (UpdateClient, UpdateClientIf), which write the new version
+	// back into the Client they are given. It guards compare-and-swap edits
+	// (an admin API's ETag).
+	Version int64
 }
 
 // User is one person as seen through one upstream identity. ID is the OIDC
@@ -31,6 +47,10 @@ type User struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	LastLoginAt time.Time
+	// LastCheckedAt is when the upstream last confirmed the person: set to
+	// LastLoginAt by UpsertUser, moved on by SetUserChecked (a re-check at
+	// refresh).
+	LastCheckedAt time.Time
 }
 
 // Session is an SSO session: the browser holds a random id in a cookie, the
@@ -114,11 +134,81 @@ type AuditEvent struct {
 	Details []byte // JSON object; never a secret
 }
 
-// UserFilter narrows ListUsers.
+// AuditFilter narrows ListAuditFiltered. Empty fields match anything.
+type AuditFilter struct {
+	Actor  string    // exact
+	Action string    // exact
+	Target string    // exact
+	From   time.Time // Time >= From; zero: unbounded
+	To     time.Time // Time < To; zero: unbounded
+	Before int64     // cursor: only IDs strictly below; 0: from the newest
+	Limit  int       // 0: no limit
+}
+
+// SignInEvent is one entry of the sign-in log: a completed or refused login,
+// an SSO session reuse, a refresh refused by policy, a logout. Its strings
+// come from outside (headers) and are stored cleaned: invalid UTF-8 as
+// U+FFFD, NUL bytes dropped; filters are cleaned alike.
+type SignInEvent struct {
+	ID        int64     // assigned by the store, increasing in append order
+	Time      time.Time // required
+	UserID    string    // subject; empty when nobody was identified
+	ClientID  string
+	Upstream  string
+	Result    string // required: "success", "refused", "sso", "logout", "refresh_refused"…
+	Reason    string // why, for a refusal
+	ClientIP  string
+	UserAgent string
+}
+
+// SignInFilter narrows ListSignIns. Empty fields match anything; strings
+// match exactly.
+type SignInFilter struct {
+	UserID   string
+	ClientID string
+	Upstream string
+	Result   string
+	ClientIP string
+	From     time.Time // Time >= From; zero: unbounded
+	To       time.Time // Time < To; zero: unbounded
+	Before   int64     // cursor: only IDs strictly below; 0: from the newest
+	Limit    int       // 0: no limit
+}
+
+// AdminToken is a credential for the admin API. Only the SHA-256 of the
+// token is stored.
+type AdminToken struct {
+	ID         string
+	Name       string
+	Hash       []byte // SHA-256 of the token; unique
+	Scope      string // "read" or "write"
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never
+	RevokedAt  time.Time // zero unless revoked
+	LastUsedAt time.Time // zero until TouchAdminToken
+}
+
+// Admin token scopes.
+const (
+	ScopeRead  = "read"
+	ScopeWrite = "write"
+)
+
+// UserFilter narrows ListUsers, whose results are ordered by ID.
 type UserFilter struct {
 	Upstream string // empty: any
-	Limit    int    // 0: no limit
+	// Query, when set, keeps the users in whose ID, ExternalID or claims
+	// name, preferred_username, employee_code or account_id it occurs as a
+	// substring, ignoring case (case folding is ASCII-only on SQLite). A
+	// filter field with invalid UTF-8 or a NUL byte matches nobody.
+	Query string
+	After string // cursor: only IDs strictly after (the last ID of the previous page)
+	Limit int    // 0: no limit
 }
+
+// AdminTokenRetention is how long DeleteExpired keeps an admin token after
+// it expired or was revoked (so that the admin still sees it listed).
+const AdminTokenRetention = 30 * 24 * time.Hour
 
 // Store is the whole persistence contract. Every method takes ctx first and
 // returns sentinel errors from this package (wrapped) for the expected
@@ -128,18 +218,41 @@ type Store interface {
 	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
 	GetClient(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
-	UpdateClient(ctx context.Context, c *Client) error                // ErrNotFound if absent
+	// UpdateClient replaces everything but the id and CreatedAt, whatever
+	// the stored version (ErrNotFound if absent), and sets c.Version to the
+	// new one.
+	UpdateClient(ctx context.Context, c *Client) error
+	// UpdateClientIf is UpdateClient only if the stored version is still
+	// expectedVersion: ErrConflict when another update came first (nothing
+	// is written), ErrNotFound when the client is absent.
+	UpdateClientIf(ctx context.Context, c *Client, expectedVersion int64) error
 	DeleteClient(ctx context.Context, id string, now time.Time) error // ErrNotFound if absent; revokes its grants at now
 
-	// Users. UpsertUser creates the user or refreshes its claims and
-	// LastLoginAt, in one statement, and returns the stored row (Disabled
-	// tells the caller whether to refuse the login).
+	// Users. UpsertUser creates the user or refreshes its claims,
+	// LastLoginAt and LastCheckedAt (both set to u.LastLoginAt; u's own
+	// LastCheckedAt is ignored), in one statement, and returns the stored
+	// row (Disabled tells the caller whether to refuse the login).
 	UpsertUser(ctx context.Context, u *User) (*User, error)
 	GetUser(ctx context.Context, id string) (*User, error)
+	// ListUsers returns the users narrowed by f, ordered by ID, in one
+	// statement.
 	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
 	// SetUserDisabled disables or enables a user at now; disabling also
 	// deletes its sessions and revokes its grants.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
+	// SetUserChecked records that the upstream confirmed the person at
+	// (LastCheckedAt); ErrNotFound if absent.
+	SetUserChecked(ctx context.Context, id string, at time.Time) error
+	// ListUserSessions returns the user's sessions live at now, newest
+	// first (none for an unknown user).
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// ListUserGrants returns the user's grants live at now and not revoked,
+	// newest first (none for an unknown user).
+	ListUserGrants(ctx context.Context, userID string, now time.Time) ([]Grant, error)
+	// RevokeUserSessions deletes all the user's sessions and revokes all its
+	// grants at now, like disabling without disabling, and returns how many
+	// sessions and grants it ended; ErrNotFound if the user is absent.
+	RevokeUserSessions(ctx context.Context, userID string, now time.Time) (int64, error)
 
 	// Sessions. CreateSession fails with ErrConflict when LoginStateHash was
 	// used before (the upstream state is single-use).
@@ -178,13 +291,39 @@ type Store interface {
 	GetKeySet(ctx context.Context) (*KeySet, error)
 	SwapKeySet(ctx context.Context, expectedVersion int64, keys []SigningKey) (*KeySet, error)
 
-	// Audit log.
+	// Audit log. ListAudit orders by Time, ListAuditFiltered by ID (append
+	// order), both newest first.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
-	ListAudit(ctx context.Context, limit int) ([]AuditEvent, error) // newest first
+	ListAudit(ctx context.Context, limit int) ([]AuditEvent, error)
+	ListAuditFiltered(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	// Sign-in log. AppendSignIns writes a batch in one statement (nothing
+	// for an empty batch; nothing at all when an event lacks Time or
+	// Result) and does not set the events' IDs. ListSignIns returns the
+	// events narrowed by f, newest (highest ID) first. DeleteSignInsBefore
+	// removes the events older than t (retention) and returns how many went.
+	AppendSignIns(ctx context.Context, events []SignInEvent) error
+	ListSignIns(ctx context.Context, f SignInFilter) ([]SignInEvent, error)
+	DeleteSignInsBefore(ctx context.Context, t time.Time) (int64, error)
+
+	// Admin API tokens. CreateAdminToken fails with ErrConflict when the id
+	// or the hash exists. GetAdminTokenByHash returns the token usable at
+	// now: ErrNotFound when absent, expired or revoked. ListAdminTokens
+	// returns every token kept (revoked and expired ones too), newest first.
+	// RevokeAdminToken keeps a first revocation time (ErrNotFound if
+	// absent). TouchAdminToken moves LastUsedAt on to at (never back);
+	// ErrNotFound if absent.
+	CreateAdminToken(ctx context.Context, t *AdminToken) error
+	GetAdminTokenByHash(ctx context.Context, hash []byte, now time.Time) (*AdminToken, error)
+	ListAdminTokens(ctx context.Context) ([]AdminToken, error)
+	RevokeAdminToken(ctx context.Context, id string, now time.Time) error
+	TouchAdminToken(ctx context.Context, id string, at time.Time) error
 
 	// DeleteExpired removes sessions, grants and retired keys that ended
-	// before now (grants revoked longer than a day ago too) and returns how
-	// many rows went.
+	// before now (grants revoked longer than a day ago too) and admin tokens
+	// expired or revoked more than AdminTokenRetention ago, and returns how
+	// many rows went. The sign-in log has its own retention
+	// (DeleteSignInsBefore).
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 
 	// Ping checks the database (readiness). Close releases it.

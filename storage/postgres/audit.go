@@ -46,3 +46,26 @@ func (s *Store) ListAudit(ctx context.Context, limit int) ([]storage.AuditEvent,
 	}
 	return es, nil
 }
+
+// ListAuditFiltered returns the events narrowed by f, highest ID first, in
+// one query built from the filter's non-empty fields.
+func (s *Store) ListAuditFiltered(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
+	var w where
+	w.eq("actor", f.Actor)
+	w.eq("action", f.Action)
+	w.eq("target", f.Target)
+	w.timeRange(f.From, f.To)
+	w.before(f.Before)
+	rows, _ := s.pool.Query(ctx, `SELECT id, time, actor, action, target, details
+		FROM audit_events`+w.sql(f.Limit), w.args...)
+	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.AuditEvent, error) {
+		var e storage.AuditEvent
+		err := row.Scan(&e.ID, &e.Time, &e.Actor, &e.Action, &e.Target, &e.Details)
+		e.Time = e.Time.UTC()
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", mapErr(err))
+	}
+	return es, nil
+}

@@ -149,3 +149,33 @@ func BenchmarkLogin(b *testing.B) {
 		}
 	})
 }
+
+// benchSignIns is a batch of n sign-in events as the log's queue flushes it.
+func benchSignIns(n int) []storage.SignInEvent {
+	events := make([]storage.SignInEvent, n)
+	for i := range events {
+		events[i] = storage.SignInEvent{
+			Time: t0.Add(time.Duration(i) * time.Millisecond), UserID: fmt.Sprintf("zzd_%d", i%1000),
+			ClientID: "grafana", Upstream: "zzd", Result: "success", ClientIP: "10.1.2.3",
+			UserAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) DingTalk/7.6.0",
+		}
+	}
+	return events
+}
+
+// BenchmarkAppendSignIns: one flush of the sign-in queue (one statement).
+func BenchmarkAppendSignIns(b *testing.B) {
+	s := openStore(b, pgtest.NewDatabase(b))
+	for _, n := range []int{1, 100, 1000} {
+		events := benchSignIns(n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.AppendSignIns(b.Context(), events); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/event")
+		})
+	}
+}

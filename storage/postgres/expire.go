@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dingoidc/dingoidc/storage"
 )
 
 // revokedRetention is how long a revoked grant is kept (for reuse detection
@@ -13,8 +15,9 @@ import (
 const revokedRetention = 24 * time.Hour
 
 // DeleteExpired removes the sessions and grants expired at now (no longer
-// live: expires_at <= now), the grants revoked a day or more before now and
-// the keys retired at now,
+// live: expires_at <= now), the grants revoked a day or more before now, the
+// keys retired at now and the admin tokens expired or revoked
+// storage.AdminTokenRetention or more before now,
 // in one round trip (one implicit transaction), and returns how many rows
 // went. Removing keys changes the key set, so it moves the version on too: a
 // swap prepared from the set before would otherwise bring them back.
@@ -28,6 +31,8 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	batch.Queue(`UPDATE key_sets SET version = version + 1
 		WHERE id = 1 AND EXISTS (SELECT 1 FROM signing_keys WHERE retire_at <= $1)`, now)
 	batch.Queue(`DELETE FROM signing_keys WHERE retire_at <= $1`, now)
+	batch.Queue(`DELETE FROM admin_tokens WHERE expires_at <= $1 OR revoked_at <= $1`,
+		now.Add(-storage.AdminTokenRetention))
 	br := s.pool.SendBatch(ctx, batch)
 	defer br.Close()
 	var n int64

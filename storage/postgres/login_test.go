@@ -120,7 +120,33 @@ func TestStatementBudget(t *testing.T) {
 			return err
 		}},
 		{"GetKeySet", 1, 0, func() error { _, err := s.GetKeySet(ctx); return err }},
-		{"DeleteExpired", 4, 0, func() error { _, err := s.DeleteExpired(ctx, t0); return err }},
+		{"DeleteExpired", 5, 0, func() error { _, err := s.DeleteExpired(ctx, t0); return err }},
+		{"CreateClient", 1, 1, func() error {
+			return s.CreateClient(ctx, &storage.Client{ID: "app", CreatedAt: t0, UpdatedAt: t0})
+		}},
+		{"UpdateClientIf", 1, 1, func() error {
+			return s.UpdateClientIf(ctx, &storage.Client{ID: "app", UpdatedAt: t0}, 1)
+		}},
+		{"UpdateClientIf (stale)", 1, 0, func() error {
+			if err := s.UpdateClientIf(ctx, &storage.Client{ID: "app", UpdatedAt: t0}, 1); !errors.Is(err, storage.ErrConflict) {
+				return fmt.Errorf("err = %v, want ErrConflict", err)
+			}
+			return nil
+		}},
+		{"AppendSignIns (3 events)", 1, 3, func() error {
+			e := storage.SignInEvent{Time: t0, UserID: "zzd_1", ClientID: "app", Result: "success"}
+			return s.AppendSignIns(ctx, []storage.SignInEvent{e, e, e})
+		}},
+		{"AppendSignIns (none)", 0, 0, func() error { return s.AppendSignIns(ctx, nil) }},
+		{"ListSignIns", 1, 0, func() error {
+			_, err := s.ListSignIns(ctx, storage.SignInFilter{UserID: "zzd_1", From: t0, Limit: 50})
+			return err
+		}},
+		{"RevokeUserSessions", 1, 0, func() error { _, err := s.RevokeUserSessions(ctx, "zzd_1", t0); return err }},
+		{"CreateAdminToken", 1, 1, func() error {
+			return s.CreateAdminToken(ctx, &storage.AdminToken{ID: "t1", Hash: sum("token"), Scope: "read", CreatedAt: t0})
+		}},
+		{"GetAdminTokenByHash", 1, 0, func() error { _, err := s.GetAdminTokenByHash(ctx, sum("token"), t0); return err }},
 	}
 	for _, st := range steps {
 		before := s.Stats()

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,18 +14,21 @@ import (
 
 // userColumns are the users columns in scanUser order, qualified by alias u.
 const userColumns = `u.id, u.upstream, u.external_id, u.claims, u.disabled,
-	u.created_at, u.updated_at, u.last_login_at`
+	u.created_at, u.updated_at, u.last_login_at, u.last_checked_at`
 
 // UpsertUser inserts the user, or, when (Upstream, ExternalID) exists,
-// refreshes its claims, UpdatedAt and LastLoginAt (keeping its id, CreatedAt
-// and Disabled), in one statement. It returns the stored row.
+// refreshes its claims, UpdatedAt, LastLoginAt and LastCheckedAt (both from
+// in.LastLoginAt; keeping its id, CreatedAt and Disabled), in one statement.
+// It returns the stored row.
 func (s *Store) UpsertUser(ctx context.Context, in *storage.User) (*storage.User, error) {
 	var r userScan
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO users AS u (id, upstream, external_id, claims, disabled, created_at, updated_at, last_login_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		INSERT INTO users AS u (id, upstream, external_id, claims, disabled, created_at, updated_at,
+			last_login_at, last_checked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
 		ON CONFLICT (upstream, external_id) DO UPDATE
-		SET claims = EXCLUDED.claims, updated_at = EXCLUDED.updated_at, last_login_at = EXCLUDED.last_login_at
+		SET claims = EXCLUDED.claims, updated_at = EXCLUDED.updated_at, last_login_at = EXCLUDED.last_login_at,
+			last_checked_at = coalesce(EXCLUDED.last_checked_at, u.last_checked_at)
 		RETURNING `+userColumns,
 		in.ID, in.Upstream, in.ExternalID, claims(in.Claims), in.Disabled,
 		in.CreatedAt, in.UpdatedAt, nullTime(in.LastLoginAt)).Scan(r.dest()...)
@@ -46,15 +50,28 @@ func (s *Store) GetUser(ctx context.Context, id string) (*storage.User, error) {
 
 // ListUsers returns users ordered by id, narrowed by f.
 func (s *Store) ListUsers(ctx context.Context, f storage.UserFilter) ([]storage.User, error) {
+	// Stored ids and claims are valid UTF-8 without NUL bytes: a filter
+	// that is not matches nobody (and Postgres would refuse it).
+	if !storable(f.Upstream) || !storable(f.Query) || !storable(f.After) {
+		return nil, nil
+	}
 	var limit pgtype.Int8
 	if f.Limit > 0 {
 		limit = pgtype.Int8{Int64: int64(f.Limit), Valid: true}
 	}
+	// $2 is the cursor ('' sorts before every id); $3 the lower-cased
+	// query, found with strpos (no LIKE wildcards to escape).
 	rows, _ := s.pool.Query(ctx, `
 		SELECT `+userColumns+` FROM users u
-		WHERE $1 = '' OR u.upstream = $1
+		WHERE ($1 = '' OR u.upstream = $1)
+			AND u.id > $2
+			AND ($3 = '' OR strpos(lower(u.id), $3) > 0 OR strpos(lower(u.external_id), $3) > 0
+				OR strpos(lower(u.claims->>'name'), $3) > 0
+				OR strpos(lower(u.claims->>'preferred_username'), $3) > 0
+				OR strpos(lower(u.claims->>'employee_code'), $3) > 0
+				OR strpos(lower(u.claims->>'account_id'), $3) > 0)
 		ORDER BY u.id
-		LIMIT $2`, f.Upstream, limit)
+		LIMIT $4`, f.Upstream, f.After, strings.ToLower(f.Query), limit)
 	us, err := pgx.CollectRows(rows, scanUserRow)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", mapErr(err))
@@ -94,6 +111,18 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, n
 	return nil
 }
 
+// SetUserChecked sets the user's LastCheckedAt; ErrNotFound if absent.
+func (s *Store) SetUserChecked(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET last_checked_at = $2 WHERE id = $1`, id, at)
+	if err != nil {
+		return fmt.Errorf("set user checked: %w", mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set user checked %q: %w", id, storage.ErrNotFound)
+	}
+	return nil
+}
+
 // claims is the value to write for User.Claims: an empty object when empty.
 func claims(c []byte) []byte {
 	if len(c) == 0 {
@@ -110,18 +139,20 @@ func scanUserRow(row pgx.CollectableRow) (storage.User, error) {
 
 // userScan receives the userColumns of one row.
 type userScan struct {
-	u         storage.User
-	lastLogin pgtype.Timestamptz
+	u           storage.User
+	lastLogin   pgtype.Timestamptz
+	lastChecked pgtype.Timestamptz
 }
 
 func (r *userScan) dest() []any {
 	u := &r.u
-	return []any{&u.ID, &u.Upstream, &u.ExternalID, &u.Claims, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &r.lastLogin}
+	return []any{&u.ID, &u.Upstream, &u.ExternalID, &u.Claims, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &r.lastLogin, &r.lastChecked}
 }
 
 func (r *userScan) result() *storage.User {
 	r.u.CreatedAt = r.u.CreatedAt.UTC()
 	r.u.UpdatedAt = r.u.UpdatedAt.UTC()
 	r.u.LastLoginAt = utc(r.lastLogin)
+	r.u.LastCheckedAt = utc(r.lastChecked)
 	return &r.u
 }

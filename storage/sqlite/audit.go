@@ -45,3 +45,33 @@ func (s *Store) ListAudit(ctx context.Context, limit int) ([]storage.AuditEvent,
 	}
 	return out, nil
 }
+
+// ListAuditFiltered returns the events narrowed by f, highest ID first, in
+// one query built from the filter's non-empty fields.
+func (s *Store) ListAuditFiltered(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
+	const op = "list audit"
+	var w where
+	w.eq("actor", f.Actor)
+	w.eq("action", f.Action)
+	w.eq("target", f.Target)
+	w.timeRange(f.From, f.To)
+	w.before(f.Before)
+	rows, err := s.query(ctx, s.db, `SELECT id, time, actor, action, target, details
+		FROM audit_events`+w.sql(f.Limit), w.args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []storage.AuditEvent
+	for rows.Next() {
+		var e storage.AuditEvent
+		if err := rows.Scan(&e.ID, (*timeCol)(&e.Time), &e.Actor, &e.Action, &e.Target, &e.Details); err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}

@@ -118,3 +118,27 @@ func BenchmarkRotateRefresh(b *testing.B) {
 		gen++
 	}
 }
+
+// BenchmarkAppendSignIns: one flush of the sign-in queue (one statement).
+func BenchmarkAppendSignIns(b *testing.B) {
+	s := openTest(b)
+	for _, n := range []int{1, 100, 1000} {
+		events := make([]storage.SignInEvent, n)
+		for i := range events {
+			events[i] = storage.SignInEvent{
+				Time: benchNow.Add(time.Duration(i) * time.Millisecond), UserID: "zzd_" + strconv.Itoa(i%1000),
+				ClientID: "grafana", Upstream: "zzd", Result: "success", ClientIP: "10.1.2.3",
+				UserAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) DingTalk/7.6.0",
+			}
+		}
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.AppendSignIns(b.Context(), events); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/event")
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/dingoidc/dingoidc/storage"
 )
 
 // revokedRetention is how long a revoked grant is kept (for reuse detection
@@ -18,8 +20,9 @@ const (
 )
 
 // DeleteExpired removes, in one transaction, the sessions and grants expired
-// at now, the grants revoked more than a day before now and the keys retired
-// before now, and returns how many rows went. Removing keys moves the key
+// at now, the grants revoked more than a day before now, the keys retired
+// before now and the admin tokens expired or revoked more than
+// storage.AdminTokenRetention before now, and returns how many rows went. Removing keys moves the key
 // set's version on, so that a compare-and-swap prepared from the old set
 // fails instead of bringing the removed keys back.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
@@ -43,8 +46,12 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		}
 		total += n
 		if n > 0 {
-			_, err = s.exec(ctx, tx, qKeySetChanged)
+			if _, err := s.exec(ctx, tx, qKeySetChanged); err != nil {
+				return err
+			}
 		}
+		n, err = s.exec(ctx, tx, qDeleteOldAdminTokens, now.Add(-storage.AdminTokenRetention).UnixNano())
+		total += n
 		return err
 	})
 	if err != nil {

@@ -102,14 +102,17 @@ func newStore(ctx context.Context, db *sql.DB) (*Store, error) {
 
 // preparedQueries are the queries prepared at Open: every fixed one.
 var preparedQueries = []string{
-	qCreateClient, qGetClient, qListClients, qUpdateClient, qDeleteClient, qRevokeClientGrants,
+	qCreateClient, qGetClient, qListClients, qUpdateClient, qUpdateClientIf, qClientExists,
+	qDeleteClient, qRevokeClientGrants,
 	qUpsertUser, qGetUser, qListUsers, qEnableUser, qDisableUser, qDeleteUserSessions, qRevokeUserGrants,
+	qSetUserChecked, qListUserSessions, qListUserGrants, qUserExists,
 	qCreateSession, qGetSession, qDeleteSession, qRevokeSessionGrants,
 	qUserForGrant, qCreateGrant, qRevokeGrantByCode, qRevokeGrant, qGetGrant, qGetGrantByRefreshID,
 	qRotateRefresh, qWhyNotRotated,
 	qGetKeySet, qBumpKeySet, qDeleteSigningKeys,
-	qAppendAudit, qListAudit,
-	qDeleteExpiredSessions, qDeleteExpiredGrants, qDeleteRetiredKeys, qKeySetChanged,
+	qAppendAudit, qListAudit, qAppendSignIns, qDeleteSignInsBefore,
+	qCreateAdminToken, qGetAdminTokenByHash, qListAdminTokens, qRevokeAdminToken, qTouchAdminToken,
+	qDeleteExpiredSessions, qDeleteExpiredGrants, qDeleteRetiredKeys, qKeySetChanged, qDeleteOldAdminTokens,
 }
 
 func (s *Store) closeStmts() {

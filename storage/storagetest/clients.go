@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -18,6 +19,10 @@ func clientTests() []subtest {
 		{"UpdateMissing", testClientUpdateMissing},
 		{"Delete", testClientDelete},
 		{"DeleteRevokesGrants", testClientDeleteRevokesGrants},
+		{"VersionSetByStore", testClientVersion},
+		{"UpdateIf", testClientUpdateIf},
+		{"UpdateIfMissing", testClientUpdateIfMissing},
+		{"UpdateIfRace", testClientUpdateIfRace},
 	}
 }
 
@@ -100,8 +105,14 @@ func testClientUpdate(t *testing.T, s storage.Store) {
 	c.Upstreams = []string{"zzd", "dt"}
 	c.AccessTokenFormat = "opaque"
 	c.Static = true
+	c.AllowedGroups = []string{"jenkins-admins"}
+	c.AllowedTenants = nil
+	c.LegacyAPI = true
 	c.UpdatedAt = base.Add(time.Minute)
 	noErr(t, "UpdateClient", s.UpdateClient(t.Context(), c))
+	if c.Version != 2 {
+		t.Errorf("UpdateClient set Version %d, want 2", c.Version)
+	}
 
 	got, err := s.GetClient(t.Context(), "grafana")
 	noErr(t, "GetClient", err)
@@ -158,4 +169,90 @@ func testClientDeleteRevokesGrants(t *testing.T, s storage.Store) {
 		NewHash: refreshHash("a", 1), Now: base, ExpiresAt: base.Add(time.Hour),
 	})
 	wantErr(t, "RotateRefresh for a deleted client", err, storage.ErrRevoked)
+}
+
+// The store owns Version: 1 at creation whatever the caller passed, one more
+// at every update, written back into the caller's Client.
+func testClientVersion(t *testing.T, s storage.Store) {
+	c := newClient("grafana")
+	c.Version = 42
+	noErr(t, "CreateClient", s.CreateClient(t.Context(), c))
+	if c.Version != 1 {
+		t.Errorf("CreateClient set Version %d, want 1", c.Version)
+	}
+	for want := int64(2); want <= 3; want++ {
+		c.Version = 0 // ignored by UpdateClient
+		noErr(t, "UpdateClient", s.UpdateClient(t.Context(), c))
+		got, err := s.GetClient(t.Context(), c.ID)
+		noErr(t, "GetClient", err)
+		if got.Version != want || c.Version != want {
+			t.Errorf("after update: stored Version %d, returned %d, want %d", got.Version, c.Version, want)
+		}
+	}
+	list, err := s.ListClients(t.Context())
+	noErr(t, "ListClients", err)
+	if len(list) != 1 || list[0].Version != 3 {
+		t.Errorf("ListClients = %+v, want one client at version 3", list)
+	}
+}
+
+func testClientUpdateIf(t *testing.T, s storage.Store) {
+	c := mustClient(t, s, "grafana")
+
+	edit := *c
+	edit.Name = "Grafana (prod)"
+	edit.AllowedGroups = []string{"sre"}
+	edit.LegacyAPI = true
+	edit.UpdatedAt = base.Add(time.Minute)
+	noErr(t, "UpdateClientIf(current version)", s.UpdateClientIf(t.Context(), &edit, 1))
+	if edit.Version != 2 {
+		t.Errorf("UpdateClientIf set Version %d, want 2", edit.Version)
+	}
+	got, err := s.GetClient(t.Context(), c.ID)
+	noErr(t, "GetClient", err)
+	check(t, "client after UpdateClientIf", &edit, got)
+
+	// A second edit made from the version-1 copy lost the race: nothing of
+	// it is written.
+	stale := *c
+	stale.Name = "overwritten"
+	stale.UpdatedAt = base.Add(2 * time.Minute)
+	wantErr(t, "UpdateClientIf(stale version)", s.UpdateClientIf(t.Context(), &stale, 1), storage.ErrConflict)
+	got, err = s.GetClient(t.Context(), c.ID)
+	noErr(t, "GetClient", err)
+	check(t, "client after a stale UpdateClientIf", &edit, got)
+
+	wantErr(t, "UpdateClientIf(future version)", s.UpdateClientIf(t.Context(), &stale, 3), storage.ErrConflict)
+	noErr(t, "UpdateClientIf(refreshed version)", s.UpdateClientIf(t.Context(), &stale, got.Version))
+	if stale.Version != 3 {
+		t.Errorf("UpdateClientIf set Version %d, want 3", stale.Version)
+	}
+}
+
+func testClientUpdateIfMissing(t *testing.T, s storage.Store) {
+	err := s.UpdateClientIf(t.Context(), newClient("nobody"), 1)
+	wantErr(t, "UpdateClientIf(missing)", err, storage.ErrNotFound)
+	_, err = s.GetClient(t.Context(), "nobody")
+	wantErr(t, "GetClient after UpdateClientIf(missing)", err, storage.ErrNotFound)
+}
+
+// Concurrent edits from the same version: exactly one wins, the others get
+// ErrConflict, and the stored client is the winner's.
+func testClientUpdateIfRace(t *testing.T, s storage.Store) {
+	c := mustClient(t, s, "grafana")
+	const n = 8
+	edits := make([]storage.Client, n)
+	errs := race(n, func(i int) error {
+		edits[i] = *c
+		edits[i].Name = fmt.Sprintf("edit %d", i)
+		edits[i].AllowedGroups = []string{fmt.Sprintf("group-%d", i)}
+		return s.UpdateClientIf(t.Context(), &edits[i], c.Version)
+	})
+	w := exactlyOneWinner(t, "UpdateClientIf", errs, storage.ErrConflict)
+	got, err := s.GetClient(t.Context(), c.ID)
+	noErr(t, "GetClient", err)
+	check(t, "client after the race", &edits[w], got)
+	if got.Version != 2 {
+		t.Errorf("Version after one winning edit = %d, want 2", got.Version)
+	}
 }

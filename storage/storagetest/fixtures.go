@@ -35,6 +35,8 @@ func newClient(id string) *storage.Client {
 		PostLogoutRedirectURIs: []string{"https://" + id + ".example.com/"},
 		Upstreams:              []string{"zzd"},
 		AccessTokenFormat:      "jwt",
+		AllowedGroups:          []string{"ops", "运维组"},
+		AllowedTenants:         []string{"196729"},
 		CreatedAt:              base.Add(-48 * time.Hour),
 		UpdatedAt:              base.Add(-48 * time.Hour),
 	}
@@ -49,6 +51,8 @@ func newUser(upstream, key string) *storage.User {
 		CreatedAt:   base.Add(-time.Hour),
 		UpdatedAt:   base.Add(-time.Hour),
 		LastLoginAt: base.Add(-time.Hour),
+		// UpsertUser sets LastCheckedAt to LastLoginAt.
+		LastCheckedAt: base.Add(-time.Hour),
 	}
 }
 

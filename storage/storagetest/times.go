@@ -41,6 +41,7 @@ func testTimesUTCRoundTrip(t *testing.T, s storage.Store) {
 
 	u := newUser("zzd", "1001")
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = at(-time.Hour), at(-time.Minute), at(-time.Second)
+	u.LastCheckedAt = u.LastLoginAt
 	gotUser, err := s.UpsertUser(ctx, u)
 	noErr(t, "UpsertUser", err)
 	check(t, "upserted user", u, gotUser)

@@ -48,6 +48,7 @@ func testUserUpsertUpdates(t *testing.T, s storage.Store) {
 
 	want := *again
 	want.CreatedAt = first.CreatedAt
+	want.LastCheckedAt = base // from LastLoginAt
 	check(t, "returned user", &want, got)
 	got, err = s.GetUser(t.Context(), again.ID)
 	noErr(t, "GetUser", err)
@@ -179,6 +180,7 @@ func testUserList(t *testing.T, s storage.Store) {
 	} {
 		user := newUser(u.upstream, u.key)
 		user.LastLoginAt = base.Add(time.Duration(len(want)) * time.Second)
+		user.LastCheckedAt = user.LastLoginAt
 		stored, err := s.UpsertUser(t.Context(), user)
 		noErr(t, "UpsertUser", err)
 		want[stored.ID] = user
