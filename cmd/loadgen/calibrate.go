@@ -14,18 +14,32 @@ import (
 )
 
 // Calibration is the machine's RS256 signing rate S, measured in this
-// process with one goroutine per usable core while the server is idle.
+// process with one goroutine per usable core while the server is idle,
+// before the cells and again after them: S is their mean, and the two
+// readings show how much the machine's other load moved during the run.
 type Calibration struct {
 	SignaturesPerSecond float64 `json:"signatures_per_s"`
 	// CPUMsPerSignature is the CPU one signature costs: workers / S.
 	CPUMsPerSignature float64 `json:"cpu_ms_per_signature"`
+	Start             float64 `json:"signatures_per_s_before"`
+	End               float64 `json:"signatures_per_s_after"`
 	Workers           int     `json:"workers"`
-	Seconds           float64 `json:"seconds"`
+	Seconds           float64 `json:"seconds_each"`
+}
+
+// combine sets S from the readings before and after the cells.
+func (c *Calibration) combine(before, after float64) {
+	c.Start, c.End = round(before, 1), round(after, 1)
+	s := (before + after) / 2
+	c.SignaturesPerSecond = round(s, 1)
+	if s > 0 {
+		c.CPUMsPerSignature = round(1000*float64(c.Workers)/s, 3)
+	}
 }
 
 // calibrate signs a token-sized payload (SHA-256, RSA-2048 PKCS #1 v1.5:
 // what an RS256 ID token costs the server) on every core for d.
-func calibrate(ctx context.Context, d time.Duration) Calibration {
+func calibrate(ctx context.Context, d time.Duration) (signaturesPerSecond float64, workers int) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err) // crypto/rand does not fail
@@ -42,7 +56,7 @@ func calibrate(ctx context.Context, d time.Duration) Calibration {
 	}
 	sign() // precomputed values ready
 
-	workers := runtime.GOMAXPROCS(0)
+	workers = runtime.GOMAXPROCS(0)
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var n atomic.Int64
@@ -59,11 +73,5 @@ func calibrate(ctx context.Context, d time.Duration) Calibration {
 		}()
 	}
 	wg.Wait()
-	secs := time.Since(start).Seconds()
-	s := float64(n.Load()) / secs
-	c := Calibration{SignaturesPerSecond: round(s, 1), Workers: workers, Seconds: round(secs, 3)}
-	if s > 0 {
-		c.CPUMsPerSignature = round(1000*float64(workers)/s, 3)
-	}
-	return c
+	return float64(n.Load()) / time.Since(start).Seconds(), workers
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -197,8 +198,11 @@ type Cell struct {
 	// database per operation; null when the server is not on PostgreSQL.
 	DBCPUPerOp *float64 `json:"db_cpu_ms_per_op"`
 	// ServerRSS is the server's resident memory at the end of the cell.
-	ServerRSS    *float64 `json:"server_rss_mib"`
-	FirstFailure string   `json:"first_failure,omitempty"`
+	ServerRSS *float64 `json:"server_rss_mib"`
+	// DriverCPUCores is loadgen's own CPU over the cell's wall time, in
+	// cores: on a small machine the load driver competes with the server.
+	DriverCPUCores float64 `json:"driver_cpu_cores"`
+	FirstFailure   string  `json:"first_failure,omitempty"`
 }
 
 // runCell runs workload name with n workers for d: setup of every worker
@@ -268,6 +272,7 @@ func (h *harness) runCell(ctx context.Context, name string, n int, d time.Durati
 	ready.Wait()
 
 	cpu0, cpuErr := cpuTime(h.tgt.pid)
+	self0, _ := cpuTime(os.Getpid())
 	var db0 map[int]time.Duration
 	var dbErr error
 	if h.pg != nil {
@@ -285,6 +290,8 @@ func (h *harness) runCell(ctx context.Context, name string, n int, d time.Durati
 	done.Wait()
 	elapsed := time.Since(t0)
 	cpu1, cpuErr1 := cpuTime(h.tgt.pid)
+	self1, _ := cpuTime(os.Getpid())
+	cell.DriverCPUCores = round((self1-self0).Seconds()/elapsed.Seconds(), 3)
 	var db1 map[int]time.Duration
 	if h.pg != nil && dbErr == nil {
 		db1, dbErr = h.pg.cpu(ctx)

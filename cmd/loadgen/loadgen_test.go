@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -162,6 +163,8 @@ func checkReport(t *testing.T, b []byte, db string) {
 	}
 	positive("calibration", raw.Calibration, "signatures_per_s")
 	positive("calibration", raw.Calibration, "cpu_ms_per_signature")
+	positive("calibration", raw.Calibration, "signatures_per_s_before")
+	positive("calibration", raw.Calibration, "signatures_per_s_after")
 
 	seen := map[string]bool{}
 	reqs := map[string]float64{}
@@ -172,7 +175,7 @@ func checkReport(t *testing.T, b []byte, db string) {
 			t.Errorf("%s: %v failures: %v", where, c["failures"], c["first_failure"])
 		}
 		for _, k := range []string{"ops", "seconds", "rate_per_s", "rate_over_s", "p50_ms", "p90_ms", "p99_ms", "requests_per_op",
-			"server_cpu_ms_per_op", "server_cpu_cores", "server_rss_mib"} {
+			"server_cpu_ms_per_op", "server_cpu_cores", "server_rss_mib", "driver_cpu_cores"} {
 			positive(where, c, k)
 		}
 		if p50, p90, p99 := c["p50_ms"].(float64), c["p90_ms"].(float64), c["p99_ms"].(float64); p50 > p90 || p90 > p99 {
@@ -212,6 +215,41 @@ func checkReport(t *testing.T, b []byte, db string) {
 func jsonNum(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestHarnessTarget measures a server it did not start (-serve none), told
+// its URL, pid and apps.
+func TestHarnessTarget(t *testing.T) {
+	bin := dingoidcBinary(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	tgt, err := startServer(ctx, &config{serve: "sqlite", binary: bin, redirect: "http://127.0.0.1:1/callback"}, &log)
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, log.String())
+	}
+	defer tgt.stop(&log)
+	jsonFile := filepath.Join(t.TempDir(), "run.json")
+	var stdout, stderr bytes.Buffer
+	err = run(ctx, []string{"-serve", "none", "-issuer", tgt.issuer, "-pid", strconv.Itoa(tgt.pid),
+		"-client", tgt.client, "-secret", tgt.secret, "-client2", tgt.client2, "-secret2", tgt.secret2,
+		"-workloads", "sso,refresh", "-c", "2", "-d", "500ms", "-calibrate", "100ms", "-warmup", "0s", "-json", jsonFile}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	b, _ := os.ReadFile(jsonFile)
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Server.Started || rep.Server.PID != tgt.pid || len(rep.Cells) != 2 {
+		t.Fatalf("report: %s", b)
+	}
+	for _, c := range rep.Cells {
+		if c.Ops == 0 || c.Failures != 0 || c.ServerCPUPerOp == nil || c.ServerRSS == nil || c.DBCPUPerOp != nil {
+			t.Errorf("cell %s: %+v", c.Workload, c)
+		}
+	}
 }
 
 // TestFlags: bad command lines get a clear error.

@@ -40,15 +40,15 @@ func (r *Report) writeTable(w io.Writer) {
 		m.CPUs, m.CPUModel, m.GOMAXPROCS, m.Go, m.Kernel, m.LoadAvg1)
 	fmt.Fprintf(w, "server: %s, storage %s, upstream %s, access tokens %s, idle RSS %s MiB, peak RSS %s MiB\n",
 		s.Issuer, s.Storage, s.Upstream, orDash(s.AccessTokenFormat), fmtPtr(s.IdleRSSMiB, 1), fmtPtr(s.PeakRSSMiB, 1))
-	fmt.Fprintf(w, "calibration: S = %.0f RS256 signatures/s on %d cores (%.2f ms CPU per signature)\n\n",
-		cal.SignaturesPerSecond, cal.Workers, cal.CPUMsPerSignature)
+	fmt.Fprintf(w, "calibration: S = %.0f RS256 signatures/s on %d cores (%.0f before the cells, %.0f after; %.2f ms CPU per signature)\n\n",
+		cal.SignaturesPerSecond, cal.Workers, cal.Start, cal.End, cal.CPUMsPerSignature)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| workload\t| c\t| ops/s\t| ×S\t| p50 ms\t| p90 ms\t| p99 ms\t| failures\t| req/op\t| server CPU ms/op\t| server cores\t| DB CPU ms/op\t| RSS MiB\t|")
-	fmt.Fprintln(tw, "|---\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|")
+	fmt.Fprintln(tw, "| workload\t| c\t| ops/s\t| ×S\t| p50 ms\t| p90 ms\t| p99 ms\t| failures\t| req/op\t| server CPU ms/op\t| server cores\t| DB CPU ms/op\t| RSS MiB\t| driver cores\t|")
+	fmt.Fprintln(tw, "|---\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|--:\t|")
 	for _, c := range r.Cells {
-		fmt.Fprintf(tw, "| %s\t| %d\t| %.1f\t| %.3f\t| %.1f\t| %.1f\t| %.1f\t| %d\t| %.1f\t| %s\t| %s\t| %s\t| %s\t|\n",
+		fmt.Fprintf(tw, "| %s\t| %d\t| %.1f\t| %.3f\t| %.1f\t| %.1f\t| %.1f\t| %d\t| %.1f\t| %s\t| %s\t| %s\t| %s\t| %.2f\t|\n",
 			c.Workload, c.Concurrency, c.Rate, c.RateOverS, c.P50, c.P90, c.P99, c.Failures, c.RequestsPerOp,
-			fmtPtr(c.ServerCPUPerOp, 2), fmtPtr(c.ServerCPUCores, 2), fmtPtr(c.DBCPUPerOp, 2), fmtPtr(c.ServerRSS, 1))
+			fmtPtr(c.ServerCPUPerOp, 2), fmtPtr(c.ServerCPUCores, 2), fmtPtr(c.DBCPUPerOp, 2), fmtPtr(c.ServerRSS, 1), c.DriverCPUCores)
 	}
 	tw.Flush()
 	for _, c := range r.Cells {
