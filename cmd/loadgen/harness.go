@@ -357,19 +357,23 @@ type loginResult struct {
 
 // login runs one code flow with PKCE in the browser whose cookies are jar:
 // authorize (following redirects through the upstream, unless the browser
-// has a session) → code → token → userinfo. With sso, a visit to the
-// upstream is a failure: the browser's session should have been used.
+// has a session) → code → token → userinfo. The upstream is recognised by
+// -upstream-path: a first login must visit it, an SSO login must not (the
+// browser's session should have been used).
 func (h *harness) login(ctx context.Context, jar http.CookieJar, client, secret string, sso bool) (res loginResult, err error) {
 	ct := &countingTransport{base: h.tr}
 	defer func() { res.requests = ct.n }()
-	upstreamBase := h.tgt.issuer + "/dev/"
+	upstreamBase := ""
+	if h.c.upstreamPath != "" {
+		upstreamBase = h.tgt.issuer + h.c.upstreamPath
+	}
 	visitedUpstream := false
 	browser := &http.Client{Transport: ct, Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if strings.HasPrefix(req.URL.String(), h.c.redirect) {
 				return http.ErrUseLastResponse
 			}
-			if strings.HasPrefix(req.URL.String(), upstreamBase) {
+			if upstreamBase != "" && strings.HasPrefix(req.URL.String(), upstreamBase) {
 				visitedUpstream = true
 			}
 			if len(via) >= 10 {
@@ -401,7 +405,7 @@ func (h *harness) login(ctx context.Context, jar http.CookieJar, client, secret 
 	if sso && visitedUpstream {
 		return res, errors.New("SSO login went to the upstream: the browser's session was not used")
 	}
-	if !sso && !visitedUpstream {
+	if !sso && !visitedUpstream && upstreamBase != "" {
 		return res, errors.New("first login did not go to the upstream")
 	}
 	tok, err := h.tokenVia(ctx, ct, client, secret, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},

@@ -51,25 +51,28 @@ func main() {
 
 // config is the command line.
 type config struct {
-	serve     string // sqlite, postgres or none
-	binary    string // dingoidc binary; empty: build ./cmd/dingoidc
-	pgDSN     string // PostgreSQL admin DSN (a database to connect to for CREATE DATABASE and pg_stat_activity)
-	pgDB      string // with -serve none: the database the running server uses
-	atFormat  string // access_token_format of the started server; empty: its default
-	issuer    string
-	pid       int
-	client    string
-	secret    string
-	client2   string
-	secret2   string
-	redirect  string
-	scope     string
-	conc      []int
-	cell      time.Duration
-	warmup    time.Duration
-	calibrate time.Duration
-	workloads []string
-	jsonFile  string
+	serve    string // sqlite, postgres or none
+	binary   string // dingoidc binary; empty: build ./cmd/dingoidc
+	pgDSN    string // PostgreSQL admin DSN (a database to connect to for CREATE DATABASE and pg_stat_activity)
+	pgDB     string // with -serve none: the database the running server uses
+	atFormat string // access_token_format of the started server; empty: its default
+	issuer   string
+	pid      int
+	client   string
+	secret   string
+	client2  string
+	secret2  string
+	redirect string
+	// upstreamPath is where the server's upstream login pages are, under
+	// the issuer; empty: not checked.
+	upstreamPath string
+	scope        string
+	conc         []int
+	cell         time.Duration
+	warmup       time.Duration
+	calibrate    time.Duration
+	workloads    []string
+	jsonFile     string
 }
 
 var allWorkloads = []string{"first", "sso", "refresh", "userinfo"}
@@ -90,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.client2, "client2", "loadgen-b", "with -serve none: the second app (SSO-session logins)")
 	fs.StringVar(&c.secret2, "secret2", "", "with -serve none: the second app's `SECRET`")
 	fs.StringVar(&c.redirect, "redirect", "http://127.0.0.1:1/callback", "both apps' registered redirect `URI` (never contacted)")
+	fs.StringVar(&c.upstreamPath, "upstream-path", "/dev/", "`PATH` under the issuer of the upstream's login page: first logins must visit it, SSO logins must not (empty: not checked)")
 	fs.StringVar(&c.scope, "scope", "openid profile email offline_access", "`SCOPES` the apps ask for")
 	concs := fs.String("c", "1,4,16,64", "concurrency `LIST`: workers per cell")
 	fs.DurationVar(&c.cell, "d", 10*time.Second, "`DURATION` of each cell")
