@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,27 +20,43 @@ import (
 // readings show how much the machine's other load moved during the run.
 type Calibration struct {
 	SignaturesPerSecond float64 `json:"signatures_per_s"`
-	// CPUMsPerSignature is the CPU one signature costs: workers / S.
+	// CPUMsPerSignature is the CPU one signature costs, as workers / S:
+	// on a machine shared with other work, S falls and this rises.
 	CPUMsPerSignature float64 `json:"cpu_ms_per_signature"`
-	Start             float64 `json:"signatures_per_s_before"`
-	End               float64 `json:"signatures_per_s_after"`
-	Workers           int     `json:"workers"`
-	Seconds           float64 `json:"seconds_each"`
+	// MeasuredCPUMsPerSignature is this process's CPU time (from /proc)
+	// over the signatures it made: less dependent on the machine's other
+	// load, and comparable with the server's CPU per operation.
+	MeasuredCPUMsPerSignature float64 `json:"measured_cpu_ms_per_signature"`
+	Start                     float64 `json:"signatures_per_s_before"`
+	End                       float64 `json:"signatures_per_s_after"`
+	Workers                   int     `json:"workers"`
+	Seconds                   float64 `json:"seconds_each"`
+}
+
+// calibration is one reading.
+type calibration struct {
+	perSecond float64
+	cpuMs     float64 // CPU time per signature, 0 if /proc could not be read
+	workers   int
 }
 
 // combine sets S from the readings before and after the cells.
-func (c *Calibration) combine(before, after float64) {
-	c.Start, c.End = round(before, 1), round(after, 1)
-	s := (before + after) / 2
+func (c *Calibration) combine(before, after calibration) {
+	c.Workers = before.workers
+	c.Start, c.End = round(before.perSecond, 1), round(after.perSecond, 1)
+	s := (before.perSecond + after.perSecond) / 2
 	c.SignaturesPerSecond = round(s, 1)
 	if s > 0 {
 		c.CPUMsPerSignature = round(1000*float64(c.Workers)/s, 3)
+	}
+	if before.cpuMs > 0 && after.cpuMs > 0 {
+		c.MeasuredCPUMsPerSignature = round((before.cpuMs+after.cpuMs)/2, 3)
 	}
 }
 
 // calibrate signs a token-sized payload (SHA-256, RSA-2048 PKCS #1 v1.5:
 // what an RS256 ID token costs the server) on every core for d.
-func calibrate(ctx context.Context, d time.Duration) (signaturesPerSecond float64, workers int) {
+func calibrate(ctx context.Context, d time.Duration) calibration {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err) // crypto/rand does not fail
@@ -56,11 +73,12 @@ func calibrate(ctx context.Context, d time.Duration) (signaturesPerSecond float6
 	}
 	sign() // precomputed values ready
 
-	workers = runtime.GOMAXPROCS(0)
+	workers := runtime.GOMAXPROCS(0)
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var n atomic.Int64
 	var wg sync.WaitGroup
+	cpu0, cpuErr0 := cpuTime(os.Getpid())
 	start := time.Now()
 	for range workers {
 		wg.Add(1)
@@ -73,5 +91,9 @@ func calibrate(ctx context.Context, d time.Duration) (signaturesPerSecond float6
 		}()
 	}
 	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds(), workers
+	c := calibration{perSecond: float64(n.Load()) / time.Since(start).Seconds(), workers: workers}
+	if cpu1, err := cpuTime(os.Getpid()); err == nil && cpuErr0 == nil && n.Load() > 0 {
+		c.cpuMs = ms(cpu1-cpu0) / float64(n.Load())
+	}
+	return c
 }

@@ -163,6 +163,7 @@ func checkReport(t *testing.T, b []byte, db string) {
 	}
 	positive("calibration", raw.Calibration, "signatures_per_s")
 	positive("calibration", raw.Calibration, "cpu_ms_per_signature")
+	positive("calibration", raw.Calibration, "measured_cpu_ms_per_signature")
 	positive("calibration", raw.Calibration, "signatures_per_s_before")
 	positive("calibration", raw.Calibration, "signatures_per_s_after")
 

@@ -175,11 +175,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep.Server = h.serverInfo()
 
 	fmt.Fprintf(stderr, "loadgen: calibrating RS256 signing for %s…\n", c.calibrate)
-	before, workers := calibrate(ctx, c.calibrate)
+	before := calibrate(ctx, c.calibrate)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	rep.Calibration = Calibration{Workers: workers, Seconds: c.calibrate.Seconds()}
+	rep.Calibration = Calibration{Seconds: c.calibrate.Seconds()}
 	if c.warmup > 0 {
 		fmt.Fprintf(stderr, "loadgen: warming up for %s…\n", c.warmup)
 		h.runCell(ctx, "first", 4, c.warmup) // figures discarded
@@ -195,7 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stderr, "loadgen: calibrating again…\n")
-	after, _ := calibrate(ctx, c.calibrate)
+	after := calibrate(ctx, c.calibrate)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
