@@ -184,20 +184,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "loadgen: warming up for %s…\n", c.warmup)
 		h.runCell(ctx, "first", 4, c.warmup) // figures discarded
 	}
+cells:
 	for _, w := range c.workloads {
 		for _, n := range c.conc {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
 			cell := h.runCell(ctx, w, n, c.cell)
+			if ctx.Err() != nil {
+				break cells // interrupted: the cell is incomplete
+			}
 			rep.Cells = append(rep.Cells, cell)
 			fmt.Fprintf(stderr, "loadgen: %-8s c=%-3d %8.1f/s  p99 %7.1f ms  failures %d\n", w, n, cell.Rate, cell.P99, cell.Failures)
 		}
 	}
-	fmt.Fprintf(stderr, "loadgen: calibrating again…\n")
-	after := calibrate(ctx, c.calibrate)
+	after := before
+	if ctx.Err() == nil {
+		fmt.Fprintf(stderr, "loadgen: calibrating again…\n")
+		after = calibrate(ctx, c.calibrate)
+	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		// Interrupted: report the cells that completed, with the first
+		// calibration only.
+		after = before
+		fmt.Fprintln(stderr, "loadgen: interrupted; the table has the cells that completed")
 	}
 	rep.Calibration.combine(before, after)
 	for i := range rep.Cells {
@@ -220,5 +227,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if failed > 0 {
 		return fmt.Errorf("%d failed operations (see first_failure in the cells)", failed)
 	}
-	return nil
+	return ctx.Err()
 }

@@ -134,6 +134,7 @@ func (t *target) start(ctx context.Context, bin, cfgPath string, env []string) e
 	defer logf.Close() // the child has its own descriptor
 	cmd := exec.Command(bin, "serve", "--dev", "--config", cfgPath)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", bin, err)
 	}
