@@ -1,232 +1,231 @@
-// Command loadgen measures dingoidc's login throughput from a separate
-// process: each worker runs whole first logins (a new browser each time:
-// authorize → upstream → callback → code → token → userinfo) against a
-// server whose upstream approves at once (serve --dev with a dev upstream
-// configured with auto_approve). It reports logins per second, latency
-// percentiles, failures and, given the server's pid, its CPU time per login.
+// Command loadgen measures dingoidc's throughput, latency and cost in one
+// run (docs/performance.md):
 //
-//	go run ./cmd/loadgen -issuer http://127.0.0.1:8080 -client bench -secret … -c 8 -d 20s -pid $(pgrep dingoidc)
+//  1. calibration: RS256 (RSA-2048, PKCS #1 v1.5) signatures per second on
+//     all cores, in this process, before the cells and after them, so every
+//     figure can be read as a ratio to the machine's signing rate S;
+//  2. for each workload — first logins (a new browser each time: authorize →
+//     upstream → callback → code → token → userinfo), SSO-session logins (a
+//     second app in a browser that already has a session), refresh-token
+//     rotations and userinfo calls — and each concurrency c: the rate,
+//     p50/p90/p99 latency, failures, HTTP requests per operation, the
+//     server's CPU per operation and RSS (from /proc/<pid>), and on
+//     PostgreSQL the CPU per operation of the backends serving its database.
+//
+// It prints a table and, with -json FILE, writes every figure as JSON.
+//
+// By default it starts the server itself: it builds ./cmd/dingoidc (or runs
+// -dingoidc BIN), and runs `dingoidc serve --dev` with an auto-approving dev
+// upstream and two apps, on a fresh SQLite file (-serve sqlite) or a fresh
+// PostgreSQL database (-serve postgres, created on -pg and dropped at the
+// end). With -serve none it targets a running server at -issuer instead.
+//
+//	go run ./cmd/loadgen -serve postgres -d 15s -json pg.json
+//	go run ./cmd/loadgen -serve sqlite -d 1s -c 1,4 -calibrate 1s      # smoke run
+//	go run ./cmd/loadgen -serve none -issuer http://127.0.0.1:8080 -pid 1234 \
+//	    -client a -secret … -client2 b -secret2 … -pg-db dingoidc
 package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
+// config is the command line.
 type config struct {
-	issuer, client, secret, redirect, scope string
-	concurrency                             int
-	duration                                time.Duration
-	pid                                     int
-	refresh                                 bool
+	serve    string // sqlite, postgres or none
+	binary   string // dingoidc binary; empty: build ./cmd/dingoidc
+	pgDSN    string // PostgreSQL admin DSN (a database to connect to for CREATE DATABASE and pg_stat_activity)
+	pgDB     string // with -serve none: the database the running server uses
+	atFormat string // access_token_format of the started server; empty: its default
+	issuer   string
+	pid      int
+	client   string
+	secret   string
+	client2  string
+	secret2  string
+	redirect string
+	// upstreamPath is where the server's upstream login pages are, under
+	// the issuer; empty: not checked.
+	upstreamPath string
+	scope        string
+	conc         []int
+	cell         time.Duration
+	warmup       time.Duration
+	calibrate    time.Duration
+	workloads    []string
+	jsonFile     string
 }
 
-func run(ctx context.Context, args []string, out io.Writer) error {
-	var c config
+var allWorkloads = []string{"first", "sso", "refresh", "userinfo"}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.StringVar(&c.issuer, "issuer", "http://127.0.0.1:8080", "dingoidc issuer")
-	fs.StringVar(&c.client, "client", "bench", "client id")
-	fs.StringVar(&c.secret, "secret", "", "client secret")
-	fs.StringVar(&c.redirect, "redirect", "http://127.0.0.1:1/callback", "registered redirect URI (never contacted)")
-	fs.StringVar(&c.scope, "scope", "openid profile email offline_access", "scopes")
-	fs.IntVar(&c.concurrency, "c", 4, "concurrent workers")
-	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to run")
-	fs.IntVar(&c.pid, "pid", 0, "server pid, to report its CPU time per login")
-	fs.BoolVar(&c.refresh, "refresh", false, "measure refresh-token rotation instead of logins")
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.serve, "serve", "sqlite", "start a server on a fresh `DB`: sqlite or postgres; none targets -issuer")
+	fs.StringVar(&c.binary, "dingoidc", "", "dingoidc `BINARY` to start (default: go build ./cmd/dingoidc into a temporary directory)")
+	fs.StringVar(&c.pgDSN, "pg", "postgres://postgres@127.0.0.1:5432/postgres", "PostgreSQL admin `DSN`: where the fresh database is created and backends are looked up")
+	fs.StringVar(&c.pgDB, "pg-db", "", "with -serve none: the running server's PostgreSQL `DATABASE`, to measure its backends' CPU")
+	fs.StringVar(&c.atFormat, "access-token-format", "", "access_token_format of the started server (jwt or opaque; default: the server's default)")
+	fs.StringVar(&c.issuer, "issuer", "http://127.0.0.1:8080", "with -serve none: the running server's `URL`")
+	fs.IntVar(&c.pid, "pid", 0, "with -serve none: the running server's `PID`, for its CPU time and RSS")
+	fs.StringVar(&c.client, "client", "loadgen-a", "with -serve none: the first app's client `ID`")
+	fs.StringVar(&c.secret, "secret", "", "with -serve none: the first app's `SECRET`")
+	fs.StringVar(&c.client2, "client2", "loadgen-b", "with -serve none: the second app (SSO-session logins)")
+	fs.StringVar(&c.secret2, "secret2", "", "with -serve none: the second app's `SECRET`")
+	fs.StringVar(&c.redirect, "redirect", "http://127.0.0.1:1/callback", "both apps' registered redirect `URI` (never contacted)")
+	fs.StringVar(&c.upstreamPath, "upstream-path", "/dev/", "`PATH` under the issuer of the upstream's login page: first logins must visit it, SSO logins must not (empty: not checked)")
+	fs.StringVar(&c.scope, "scope", "openid profile email offline_access", "`SCOPES` the apps ask for")
+	concs := fs.String("c", "1,4,16,64", "concurrency `LIST`: workers per cell")
+	fs.DurationVar(&c.cell, "d", 10*time.Second, "`DURATION` of each cell")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "first logins at c=4 before the cells, not measured")
+	fs.DurationVar(&c.calibrate, "calibrate", 3*time.Second, "`DURATION` of the signing calibration")
+	wl := fs.String("workloads", strings.Join(allWorkloads, ","), "`LIST` of workloads to run, in order")
+	fs.StringVar(&c.jsonFile, "json", "", "also write the figures as JSON to `FILE`")
 	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	transport := &http.Transport{MaxIdleConnsPerHost: c.concurrency * 2}
-	ctx, cancel := context.WithTimeout(ctx, c.duration)
-	defer cancel()
-
-	cpu0, _ := cpuTime(c.pid)
-	start := time.Now()
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		failures  atomic.Int64
-		firstErr  atomic.Value
-		wg        sync.WaitGroup
-	)
-	for i := 0; i < c.concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var rt string
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				var err error
-				if c.refresh && rt != "" {
-					rt, err = refresh(ctx, transport, c, rt)
-				} else {
-					rt, err = login(ctx, transport, c)
-				}
-				if ctx.Err() != nil {
-					return
-				}
-				if err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					rt = ""
-					continue
-				}
-				mu.Lock()
-				latencies = append(latencies, time.Since(t0))
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	cpu1, cpuErr := cpuTime(c.pid)
-
-	n := len(latencies)
-	slices.Sort(latencies)
-	pct := func(p float64) time.Duration {
-		if n == 0 {
-			return 0
-		}
-		return latencies[min(n-1, int(float64(n)*p))]
-	}
-	what := "logins"
-	if c.refresh {
-		what = "refreshes"
-	}
-	fmt.Fprintf(out, "%d %s in %s with %d workers: %.1f/s, p50 %s, p99 %s, failures %d\n",
-		n, what, elapsed.Round(time.Millisecond), c.concurrency, float64(n)/elapsed.Seconds(),
-		pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), failures.Load())
-	if e, ok := firstErr.Load().(string); ok {
-		fmt.Fprintf(out, "first failure: %s\n", e)
-	}
-	if c.pid != 0 && cpuErr == nil && n > 0 {
-		fmt.Fprintf(out, "server CPU: %.2f ms per %s (%.0f%% of one core)\n",
-			float64((cpu1-cpu0).Microseconds())/1000/float64(n), strings.TrimSuffix(what, "es"),
-			100*(cpu1-cpu0).Seconds()/elapsed.Seconds())
-	}
-	if failures.Load() > 0 {
-		return fmt.Errorf("%d failures", failures.Load())
-	}
-	return nil
-}
-
-// login runs one whole first login in a new browser and returns the
-// refresh token.
-func login(ctx context.Context, tr http.RoundTripper, c config) (string, error) {
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			if strings.HasPrefix(req.URL.String(), c.redirect) {
-				return http.ErrUseLastResponse
-			}
-			return nil
-		}}
-	verifier := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(time.Now().UnixNano(), 10) + "-verifier-padding-padding-xx"))
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{"client_id": {c.client}, "redirect_uri": {c.redirect}, "response_type": {"code"}, "scope": {c.scope},
-		"state": {"s"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.issuer+"/authorize?"+q.Encode(), nil)
-	resp, err := browser.Do(req)
-	if err != nil {
-		return "", err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if loc == nil || loc.Query().Get("code") == "" {
-		return "", fmt.Errorf("authorize: %s, no code (is the upstream auto-approving?)", resp.Status)
-	}
-	tok, err := token(ctx, tr, c, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
-		"redirect_uri": {c.redirect}, "code_verifier": {verifier}})
-	if err != nil {
-		return "", err
-	}
-	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, c.issuer+"/userinfo", nil)
-	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
-	resp, err = (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return "", err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("userinfo: %s", resp.Status)
-	}
-	rt, _ := tok["refresh_token"].(string)
-	return rt, nil
-}
-
-func refresh(ctx context.Context, tr http.RoundTripper, c config, rt string) (string, error) {
-	tok, err := token(ctx, tr, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
-	if err != nil {
-		return "", err
-	}
-	return tok["refresh_token"].(string), nil
-}
-
-func token(ctx context.Context, tr http.RoundTripper, c config, form url.Values) (map[string]any, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.issuer+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(c.client), url.QueryEscape(c.secret))
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	var m map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		return nil, fmt.Errorf("token: %s: %w", resp.Status, err)
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("token: %s %v", resp.Status, m["error"])
+	switch c.serve {
+	case "sqlite", "postgres":
+	case "none":
+		if c.secret == "" || c.secret2 == "" {
+			return nil, errors.New("-serve none needs -secret and -secret2 (the two apps' client secrets)")
+		}
+	default:
+		return nil, fmt.Errorf("-serve %q: want sqlite, postgres or none", c.serve)
 	}
-	if _, ok := m["access_token"].(string); !ok {
-		return nil, errors.New("token: no access_token")
+	for _, s := range strings.Split(*concs, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-c: %q is not a positive number", s)
+		}
+		c.conc = append(c.conc, n)
 	}
-	return m, nil
+	for _, s := range strings.Split(*wl, ",") {
+		s = strings.TrimSpace(s)
+		if !contains(allWorkloads, s) {
+			return nil, fmt.Errorf("-workloads: unknown %q (want some of %s)", s, strings.Join(allWorkloads, ", "))
+		}
+		c.workloads = append(c.workloads, s)
+	}
+	if c.cell <= 0 || c.calibrate <= 0 || c.warmup < 0 {
+		return nil, errors.New("-d and -calibrate must be positive, -warmup not negative")
+	}
+	return c, nil
 }
 
-// cpuTime reads a process's user+system CPU time from /proc.
-func cpuTime(pid int) (time.Duration, error) {
-	if pid == 0 {
-		return 0, errors.New("no pid")
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return false
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseFlags(args, stderr)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
+	rep := &Report{Started: time.Now().UTC(), Machine: machineInfo(), CellSeconds: c.cell.Seconds()}
+
+	var tgt *target
+	if c.serve == "none" {
+		tgt = &target{issuer: strings.TrimSuffix(c.issuer, "/"), pid: c.pid, storage: "unknown",
+			client: c.client, secret: c.secret, client2: c.client2, secret2: c.secret2, pgDB: c.pgDB}
+		if c.pgDB != "" {
+			tgt.storage = "postgres"
+		}
+	} else {
+		fmt.Fprintf(stderr, "loadgen: starting dingoidc on a fresh %s database…\n", c.serve)
+		tgt, err = startServer(ctx, c, stderr)
+		if err != nil {
+			return err
+		}
+		defer tgt.stop(stderr)
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100, nil // USER_HZ = 100
+	h, err := newHarness(ctx, c, tgt)
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	rep.Server = h.serverInfo()
+
+	fmt.Fprintf(stderr, "loadgen: calibrating RS256 signing for %s…\n", c.calibrate)
+	before := calibrate(ctx, c.calibrate)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	rep.Calibration = Calibration{Seconds: c.calibrate.Seconds()}
+	if c.warmup > 0 {
+		fmt.Fprintf(stderr, "loadgen: warming up for %s…\n", c.warmup)
+		h.runCell(ctx, "first", 4, c.warmup) // figures discarded
+	}
+cells:
+	for _, w := range c.workloads {
+		for _, n := range c.conc {
+			cell := h.runCell(ctx, w, n, c.cell)
+			if ctx.Err() != nil {
+				break cells // interrupted: the cell is incomplete
+			}
+			rep.Cells = append(rep.Cells, cell)
+			fmt.Fprintf(stderr, "loadgen: %-8s c=%-3d %8.1f/s  p99 %7.1f ms  failures %d\n", w, n, cell.Rate, cell.P99, cell.Failures)
+		}
+	}
+	after := before
+	if ctx.Err() == nil {
+		fmt.Fprintf(stderr, "loadgen: calibrating again…\n")
+		after = calibrate(ctx, c.calibrate)
+	}
+	if ctx.Err() != nil {
+		// Interrupted: report the cells that completed, with the first
+		// calibration only.
+		after = before
+		fmt.Fprintln(stderr, "loadgen: interrupted; the table has the cells that completed")
+	}
+	rep.Calibration.combine(before, after)
+	for i := range rep.Cells {
+		if s := rep.Calibration.SignaturesPerSecond; s > 0 {
+			rep.Cells[i].RateOverS = round(rep.Cells[i].Rate/s, 3)
+		}
+	}
+	rep.Server.PeakRSSMiB = h.peakRSS()
+	rep.Finished = time.Now().UTC()
+	rep.writeTable(stdout)
+	if c.jsonFile != "" {
+		if err := rep.writeJSON(c.jsonFile); err != nil {
+			return err
+		}
+	}
+	var failed int64
+	for _, cell := range rep.Cells {
+		failed += cell.Failures
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d failed operations (see first_failure in the cells)", failed)
+	}
+	return ctx.Err()
 }
