@@ -296,18 +296,26 @@ func composeConfig(t *testing.T, raw []byte, c compose) {
 	if err := os.WriteFile(filepath.Join(dir, composeFile), raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), docker, "compose", "--file", composeFile, "config", "--quiet")
-	cmd.Dir = dir
 	refs, _ := varRefs(string(raw))
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		used := slices.ContainsFunc(refs, func(r varRef) bool { return r.name == name })
-		if !used && !strings.HasPrefix(name, "COMPOSE_") {
-			cmd.Env = append(cmd.Env, kv)
+	profiles := map[string]bool{}
+	for _, s := range c.Services {
+		for _, p := range s.Profiles {
+			profiles[p] = true
 		}
 	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("docker compose config: %v\n%s", err, out)
+	for _, profile := range slices.Sorted(maps.Keys(profiles)) {
+		cmd := exec.CommandContext(t.Context(), docker, "compose", "--file", composeFile, "--profile", profile, "config", "--quiet")
+		cmd.Dir = dir
+		for _, kv := range os.Environ() {
+			name, _, _ := strings.Cut(kv, "=")
+			used := slices.ContainsFunc(refs, func(r varRef) bool { return r.name == name })
+			if !used && !strings.HasPrefix(name, "COMPOSE_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("docker compose --profile %s config: %v\n%s", profile, err, out)
+		}
 	}
 }
 
@@ -447,6 +455,8 @@ type compose struct {
 }
 
 type service struct {
+	Profiles    []string     `yaml:"profiles"`
+	Command     stringList   `yaml:"command"`
 	Build       build        `yaml:"build"`
 	DependsOn   dependsOn    `yaml:"depends_on"`
 	Environment environment  `yaml:"environment"`
@@ -808,9 +818,12 @@ func configPath(s stage) string {
 }
 
 // parseDockerfile splits a Dockerfile into stages of instructions, joining
-// continuation lines and dropping comments as docker build does.
+// continuation lines and dropping comments as docker build does. FROM
+// lines get the defaults of the ARGs declared before the first FROM, as
+// docker build without --build-arg would.
 func parseDockerfile(src string) []stage {
 	var stages []stage
+	globalArgs := map[string]string{}
 	var cur strings.Builder
 	start := 0
 	for i, line := range strings.Split(src, "\n") {
@@ -829,8 +842,14 @@ func parseDockerfile(src string) []stage {
 		cmd, args, _ := strings.Cut(cur.String(), " ")
 		cur.Reset()
 		in := instruction{line: start, cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args)}
+		if in.cmd == "ARG" && len(stages) == 0 {
+			name, value, _ := strings.Cut(in.args, "=")
+			globalArgs[name] = strings.Trim(value, `"`)
+			continue
+		}
 		if in.cmd == "FROM" {
-			f := slices.DeleteFunc(strings.Fields(in.args), func(s string) bool { return strings.HasPrefix(s, "--") })
+			expanded := os.Expand(in.args, func(name string) string { return globalArgs[name] })
+			f := slices.DeleteFunc(strings.Fields(expanded), func(s string) bool { return strings.HasPrefix(s, "--") })
 			s := stage{name: strconv.Itoa(len(stages))}
 			if len(f) > 0 {
 				s.base = f[0]

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dingoidc/dingoidc/buildinfo"
 )
 
 // metrics is a small Prometheus text-format exposition: counters and
@@ -51,6 +53,7 @@ func (m *metrics) loginFailed(reason string) {
 
 func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	var b strings.Builder
+	fmt.Fprintf(&b, "# HELP dingoidc_build_info The running version.\n# TYPE dingoidc_build_info gauge\ndingoidc_build_info{version=%q,goversion=%q} 1\n", buildinfo.Version(), buildinfo.GoVersion())
 	b.WriteString("# HELP dingoidc_http_requests_total HTTP requests by route and status class.\n# TYPE dingoidc_http_requests_total counter\n")
 	m.mu.Lock()
 	keys := make([][2]string, 0, len(m.requests))

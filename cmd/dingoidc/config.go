@@ -37,6 +37,8 @@ type FileConfig struct {
 	Upstreams         []UpstreamEntry `yaml:"upstreams" json:"upstreams"`
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
 
+	TLSConfig `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
+
 	path    string            // the file read; "" when none
 	dev     bool              // serve --dev
 	fromEnv map[string]string // config key → environment variable that set it
@@ -242,6 +244,8 @@ var envOverrides = []struct {
 	{"DINGOIDC_ISSUER", "issuer", func(c *FileConfig, v string) { c.Issuer = v }},
 	{"DINGOIDC_LISTEN", "listen", func(c *FileConfig, v string) { c.Listen = v }},
 	{"DINGOIDC_DATA_DIR", "data_dir", func(c *FileConfig, v string) { c.DataDir = v }},
+	{"DINGOIDC_TLS_CERT_FILE", "tls_cert_file", func(c *FileConfig, v string) { c.CertFile = v }},
+	{"DINGOIDC_TLS_KEY_FILE", "tls_key_file", func(c *FileConfig, v string) { c.KeyFile = v }},
 	{"DINGOIDC_STORAGE_DRIVER", "storage.driver", func(c *FileConfig, v string) { c.Storage.Driver = v }},
 	{"DINGOIDC_STORAGE_PATH", "storage.path", func(c *FileConfig, v string) { c.Storage.Path = v }},
 	{"DINGOIDC_ACCESS_TOKEN_FORMAT", "access_token_format", func(c *FileConfig, v string) { c.AccessTokenFormat = v }},

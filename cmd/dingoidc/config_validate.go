@@ -42,6 +42,7 @@ func (c *FileConfig) Validate(serve bool) error {
 	if strings.TrimSpace(c.DataDir) == "" {
 		add("data_dir", "must not be empty")
 	}
+	errs = append(errs, c.TLSConfig.problems()...)
 
 	// Storage.
 	switch c.Storage.Driver {

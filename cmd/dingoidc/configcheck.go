@@ -50,6 +50,9 @@ func (c *FileConfig) printSummary(w io.Writer) error {
 	}
 	row("issuer", c.Issuer)
 	row("listen", c.Listen)
+	if c.TLSConfig.enabled() {
+		row("tls_cert_file", c.CertFile+" (https; key "+c.KeyFile+")")
+	}
 	row("data_dir", c.DataDir)
 	row("storage.driver", c.Storage.Driver)
 	switch {

@@ -61,6 +61,7 @@ func commands() []command {
 		{"client rotate-secret", "give a client a new secret, shown once", (*cli).clientRotateSecret},
 		{"keys list", "list signing keys", (*cli).keysList},
 		{"keys rotate", "publish the next signing key (--now: sign with it at once)", (*cli).keysRotate},
+		{"keys rewrap", "re-encrypt the signing keys under a new master key (--new-key-file)", (*cli).keysRewrap},
 		{"user list", "list users", (*cli).userList},
 		{"user disable", "disable a user, ending its sessions and grants", (*cli).userDisable},
 		{"user enable", "enable a disabled user", (*cli).userEnable},

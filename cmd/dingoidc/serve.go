@@ -108,14 +108,18 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	serve, err := cfg.TLSConfig.serveFunc(runCtx, hs, logger)
+	if err != nil {
+		return err
+	}
 	go srv.Run(runCtx, 5*time.Minute)
 
-	logger.Info("dingoidc serving", "issuer", cfg.Issuer, "listen", ln.Addr().String(), "storage", cfg.Storage.Driver, "version", buildVersion(), "dev", *dev)
+	logger.Info("dingoidc serving", "issuer", cfg.Issuer, "listen", ln.Addr().String(), "storage", cfg.Storage.Driver, "https", cfg.TLSConfig.enabled(), "version", buildVersion(), "dev", *dev)
 	if *dev {
 		fmt.Fprintf(stdout, "\ndingoidc (dev) is running: open %s/demo to log in as a test person.\n\n", demoBase(cfg.Issuer, ln.Addr()))
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"runtime/debug"
+
+	"github.com/dingoidc/dingoidc/buildinfo"
 )
 
 // versionInfo describes the binary.
 type versionInfo struct {
-	Version   string `json:"version"`            // module version, "(devel)" for a local build
+	Version   string `json:"version"`            // stamped by scripts/release (git describe), else the module version, "(devel)" for a local build
 	Revision  string `json:"revision,omitempty"` // vcs.revision
 	Time      string `json:"time,omitempty"`     // vcs.time
 	Modified  bool   `json:"modified,omitempty"` // vcs.modified: built from a dirty tree
@@ -18,16 +19,10 @@ type versionInfo struct {
 
 // buildVersion reads the version from the build info.
 func buildVersion() versionInfo {
-	v := versionInfo{Version: "(devel)", GoVersion: runtime.Version()}
+	v := versionInfo{Version: buildinfo.Version(), GoVersion: buildinfo.GoVersion()}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return v
-	}
-	if bi.Main.Version != "" {
-		v.Version = bi.Main.Version
-	}
-	if bi.GoVersion != "" {
-		v.GoVersion = bi.GoVersion
 	}
 	for _, s := range bi.Settings {
 		switch s.Key {
