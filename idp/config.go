@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dingoidc/dingoidc/idp/clientip"
 	"github.com/dingoidc/dingoidc/idp/keys"
 	"github.com/dingoidc/dingoidc/storage"
 	"github.com/dingoidc/dingoidc/upstream"
@@ -41,6 +42,11 @@ type Config struct {
 	// DefaultAccessTokenFormat for clients that do not choose: "jwt"
 	// (default) or "opaque".
 	DefaultAccessTokenFormat string
+
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// Forwarded / X-Forwarded-For headers name the person's address; empty:
+	// the TCP peer is the person (see package clientip).
+	TrustedProxies []string
 }
 
 // UpstreamConfig is one configured upstream.
@@ -143,6 +149,9 @@ func (c *Config) SettingProblems(name func(field string) string) []error {
 	}
 	if !ValidAccessTokenFormat(c.DefaultAccessTokenFormat) || c.DefaultAccessTokenFormat == "" {
 		add("DefaultAccessTokenFormat", "unknown format %q (want jwt or opaque)", c.DefaultAccessTokenFormat)
+	}
+	if _, err := clientip.New(c.TrustedProxies); err != nil {
+		add("TrustedProxies", "not an address or CIDR: %s", strings.TrimPrefix(err.Error(), "trusted_proxies: not an address or CIDR: "))
 	}
 	return errs
 }

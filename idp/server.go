@@ -16,6 +16,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
+	"github.com/dingoidc/dingoidc/idp/clientip"
 	"github.com/dingoidc/dingoidc/idp/keys"
 	"github.com/dingoidc/dingoidc/storage"
 	"github.com/dingoidc/dingoidc/upstream"
@@ -44,6 +45,7 @@ type Server struct {
 	metrics    *metrics
 	web        *web.Renderer
 	handler    http.Handler
+	clientIP   *clientip.Resolver // trusted_proxies: who the person is
 }
 
 type upstreamEntry struct {
@@ -74,6 +76,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.clientIP, _ = clientip.New(cfg.TrustedProxies) // validated above
 	iss, _ := url.Parse(cfg.Issuer)
 	s.prefix = strings.TrimSuffix(iss.Path, "/")
 	s.secure = iss.Scheme == "https"
@@ -200,7 +203,7 @@ func (s *Server) routes() http.Handler {
 	if s.prefix != "" {
 		h = http.StripPrefix(s.prefix, h)
 	}
-	return s.observe(h)
+	return s.clientIP.Middleware(s.observe(h))
 }
 
 // corsPaths are the endpoints a browser app (SPA) calls directly.

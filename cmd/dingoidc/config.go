@@ -36,6 +36,7 @@ type FileConfig struct {
 	Log               LogConfig       `yaml:"log" json:"log"`
 	Upstreams         []UpstreamEntry `yaml:"upstreams" json:"upstreams"`
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
+	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
 
 	TLSConfig `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
 
@@ -246,6 +247,7 @@ var envOverrides = []struct {
 	{"DINGOIDC_DATA_DIR", "data_dir", func(c *FileConfig, v string) { c.DataDir = v }},
 	{"DINGOIDC_TLS_CERT_FILE", "tls_cert_file", func(c *FileConfig, v string) { c.CertFile = v }},
 	{"DINGOIDC_TLS_KEY_FILE", "tls_key_file", func(c *FileConfig, v string) { c.KeyFile = v }},
+	{"DINGOIDC_TRUSTED_PROXIES", "trusted_proxies", func(c *FileConfig, v string) { c.TrustedProxies = splitList(v) }},
 	{"DINGOIDC_STORAGE_DRIVER", "storage.driver", func(c *FileConfig, v string) { c.Storage.Driver = v }},
 	{"DINGOIDC_STORAGE_PATH", "storage.path", func(c *FileConfig, v string) { c.Storage.Path = v }},
 	{"DINGOIDC_ACCESS_TOKEN_FORMAT", "access_token_format", func(c *FileConfig, v string) { c.AccessTokenFormat = v }},
@@ -364,6 +366,7 @@ func (c *FileConfig) tokenSettings() idp.Config {
 		CodeTTL:                  t.CodeTTL.D(),
 		RefreshGrace:             t.RefreshGrace.D(),
 		DefaultAccessTokenFormat: c.AccessTokenFormat,
+		TrustedProxies:           c.TrustedProxies,
 	}
 }
 
@@ -375,6 +378,7 @@ var (
 		"RefreshTTL": "tokens.refresh_token_ttl", "RefreshMaxTTL": "tokens.refresh_token_max_ttl",
 		"SessionTTL": "tokens.session_ttl", "LoginTTL": "tokens.login_ttl", "CodeTTL": "tokens.code_ttl",
 		"RefreshGrace": "tokens.refresh_grace", "DefaultAccessTokenFormat": "access_token_format",
+		"TrustedProxies": "trusted_proxies",
 	}
 	keysOptionsKeys = map[string]string{"RotationPeriod": "keys.rotation_period", "PublishAhead": "keys.publish_ahead"}
 )
@@ -426,4 +430,9 @@ func (c *FileConfig) newLogger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// splitList splits a comma- or space-separated environment value.
+func splitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
 }
