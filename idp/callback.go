@@ -85,6 +85,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		CreatedAt: now, UpdatedAt: now, LastLoginAt: now,
 	})
 	if err != nil {
+		noteUnavailable(ctx, err)
 		log.ErrorContext(ctx, "save user", "err", err)
 		s.metrics.loginFailed("storage")
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
@@ -121,6 +122,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
 			return
 		}
+		noteUnavailable(ctx, err)
 		if ctx.Err() != nil {
 			log.InfoContext(ctx, "client went away during login", "err", err)
 		} else {

@@ -80,6 +80,7 @@ func (s *Server) currentSession(ctx context.Context, r *http.Request) (*storage.
 	}
 	sess, _, err := s.store.GetSession(ctx, hash(c.Value), s.now())
 	if err != nil {
+		noteUnavailable(ctx, err) // a 503 page, not a new scan that cannot finish
 		if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrUserDisabled) {
 			s.log.WarnContext(ctx, "read SSO session", "err", err)
 		}

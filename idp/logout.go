@@ -61,6 +61,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := s.store.DeleteSession(ctx, hash(c.Value), s.now()); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			noteUnavailable(ctx, err)
 			s.log.WarnContext(ctx, "end session", "err", err)
 		}
 	}

@@ -141,12 +141,14 @@ func (o opStorage) RevokeToken(ctx context.Context, tokenOrID, _, clientID strin
 		return nil // RFC 7009: unknown tokens are not an error
 	}
 	if err != nil {
+		noteUnavailable(ctx, err)
 		return oidc.ErrServerError().WithParent(err)
 	}
 	if g.ClientID != clientID {
 		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
 	}
 	if err := s.store.RevokeGrant(ctx, g.ID, now); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		noteUnavailable(ctx, err)
 		return oidc.ErrServerError().WithParent(err)
 	}
 	return nil
@@ -224,7 +226,8 @@ func (o opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, 
 func (o opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, _ string) error {
 	g, u, exp, err := o.s.liveGrant(ctx, tokenID, subject)
 	if err != nil {
-		return err // op answers {"active": false}
+		noteUnavailable(ctx, err) // 503, not a false "active": false
+		return err                // op answers {"active": false}
 	}
 	resp.Expiration = oidc.FromTime(exp)
 	ui := new(oidc.UserInfo)
