@@ -55,6 +55,17 @@ type Store struct {
 // migrates it to the latest schema. path is a file name; in-memory
 // databases are refused (every pooled connection would get its own).
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, true)
+}
+
+// OpenUnmigrated opens the database like Open but applies no migration and
+// prepares no statement: for `migrate status`, which must only report. Use
+// MigrateUp before anything else on a database with pending migrations.
+func OpenUnmigrated(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, false)
+}
+
+func open(ctx context.Context, path string, migrate bool) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite: invalid path %q: want a file name without '?'", path)
 	}
@@ -68,7 +79,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 
-	s, err := newStore(ctx, db)
+	s, err := newStore(ctx, db, migrate)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -76,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-func newStore(ctx context.Context, db *sql.DB) (*Store, error) {
+func newStore(ctx context.Context, db *sql.DB, migrate bool) (*Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		return nil, mapErr("ping", err)
 	}
@@ -86,6 +97,9 @@ func newStore(ctx context.Context, db *sql.DB) (*Store, error) {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
 	s := &Store{db: db, migrations: p, stmts: map[string]*sql.Stmt{}}
+	if !migrate {
+		return s, nil // statements run unprepared (see on)
+	}
 	if err := s.MigrateUp(ctx); err != nil {
 		return nil, err
 	}
