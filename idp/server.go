@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/cors"
@@ -46,6 +47,7 @@ type Server struct {
 	web        *web.Renderer
 	handler    http.Handler
 	clientIP   *clientip.Resolver // trusted_proxies: who the person is
+	draining   atomic.Bool        // shutting down: /readyz is 503 (SetDraining)
 }
 
 type upstreamEntry struct {
@@ -259,6 +261,10 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {

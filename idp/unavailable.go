@@ -95,3 +95,8 @@ func (s *Server) storageDownPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Retry-After", retryAfter)
 	s.errorPage(w, r, http.StatusServiceUnavailable, msgStorageDown)
 }
+
+// SetDraining makes /readyz answer 503 from now on: the process is shutting
+// down and load balancers should send nothing new (cmd/dingoidc,
+// serve_faults.go).
+func (s *Server) SetDraining() { s.draining.Store(true) }

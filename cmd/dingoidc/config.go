@@ -37,6 +37,7 @@ type FileConfig struct {
 	Upstreams         []UpstreamEntry `yaml:"upstreams" json:"upstreams"`
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
+	ShutdownGrace     Duration        `yaml:"shutdown_grace" json:"shutdown_grace,omitempty"` // serve_faults.go
 
 	TLSConfig `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
 
@@ -51,6 +52,9 @@ type StorageConfig struct {
 	DSN     Secret `yaml:"dsn" json:"dsn,omitempty"`           // postgres
 	DSNFile string `yaml:"dsn_file" json:"dsn_file,omitempty"` // postgres, file holding the DSN
 	Path    string `yaml:"path" json:"path,omitempty"`         // sqlite file; default <data_dir>/dingoidc.sqlite
+	// ConnectTimeout: how long serve keeps retrying an unreachable
+	// database at start (serve_faults.go); default 60s.
+	ConnectTimeout Duration `yaml:"connect_timeout" json:"connect_timeout,omitempty"`
 }
 
 // TokensConfig holds lifetimes.
