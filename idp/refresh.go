@@ -71,6 +71,7 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, op.ErrInvalidRefreshToken
 	case err != nil:
+		noteUnavailable(ctx, err) // op makes any error here invalid_grant
 		return nil, storageError(err, "find refresh token")
 	case g.Revoked():
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
@@ -86,6 +87,7 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 		// token (RFC 9700 §4.14.2). Revoke everything. A made-up secret
 		// never gets here, so nobody can revoke a grant by guessing.
 		if err := s.store.RevokeGrant(ctx, g.ID, now); err != nil {
+			noteUnavailable(ctx, err)
 			return nil, storageError(err, "revoke reused refresh token")
 		}
 		s.audit(ctx, "system", "grant.revoke_refresh_reuse", g.ID, map[string]any{"client_id": g.ClientID, "user_id": g.UserID})
