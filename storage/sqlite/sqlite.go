@@ -137,9 +137,12 @@ func (s *Store) closeStmts() {
 
 // dsn builds the modernc.org/sqlite DSN for a file path: the driver takes
 // its parameters after a '?' and opens the path before it.
-func dsn(file string) string {
+func dsn(file string) string { return dsnWith(file, busyTimeout) }
+
+// dsnWith is dsn with another busy timeout (tests of a held lock).
+func dsnWith(file string, busy time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
