@@ -16,6 +16,7 @@ import (
 
 	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/idp/keys"
+	"github.com/dingoidc/dingoidc/upstream"
 )
 
 // FileConfig is the YAML config file, after DINGOIDC_* environment
@@ -91,7 +92,7 @@ type UpstreamEntry struct {
 	Raw yaml.Node `yaml:"-" json:"-"`
 	// Config is Raw decoded into the type's config struct (nil for an
 	// unknown type).
-	Config any `yaml:"-" json:"-"`
+	Config upstream.Config `yaml:"-" json:"-"`
 }
 
 // upstreamCommonKeys are the keys every upstream entry has.
@@ -434,21 +435,26 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	}, nil
 }
 
-// buildUpstreams builds every configured upstream through its type's
-// factory, in the config's order.
+// buildUpstreams opens every configured upstream (its type's
+// upstream.Config), in the config's order.
 func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]idp.UpstreamConfig, error) {
 	out := make([]idp.UpstreamConfig, 0, len(c.Upstreams))
 	for i := range c.Upstreams {
 		e := &c.Upstreams[i]
-		f, ok := upstreamTypes[e.Type]
+		newConfig, ok := upstreamTypes[e.Type]
 		if !ok {
 			return nil, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type)
 		}
+		cfg := e.Config
+		if cfg == nil {
+			cfg = newConfig()
+		}
 		d := deps
+		d.ID = e.ID
 		if d.Logger != nil {
 			d.Logger = d.Logger.With("upstream", e.ID)
 		}
-		p, err := f.build(ctx, e, d)
+		p, err := cfg.Open(ctx, d)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", e.ID, err)
 		}

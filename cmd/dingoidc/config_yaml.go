@@ -76,8 +76,8 @@ func (e *UpstreamEntry) UnmarshalYAML(n *yaml.Node) error {
 		Claims: common.Claims, BareSubject: common.BareSubject,
 		Raw: rest,
 	}
-	if f, ok := upstreamTypes[common.Type]; ok && f.newConfig != nil {
-		cfg := f.newConfig()
+	if newConfig, ok := upstreamTypes[common.Type]; ok {
+		cfg := newConfig()
 		where := fmt.Sprintf("upstream %q (type %s)", common.ID, common.Type)
 		problems = append(problems, unknownKeys(&rest, reflect.TypeOf(cfg), where)...)
 		if err := rest.Decode(cfg); errors.As(err, &te) {

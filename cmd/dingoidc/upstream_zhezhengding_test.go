@@ -172,7 +172,7 @@ func TestZhezhengdingUpstream(t *testing.T) {
 			t.Errorf("%s of the config: %s", verb, s)
 		}
 	}
-	zc := cfg.Upstreams[0].Config.(*zhezhengdingConfig)
+	zc := cfg.Upstreams[0].Config.(*zhezhengding.Config)
 	if zc.AppSecretFile != secretFile || zc.Timeout.String() != "5s" || len(zc.AllowedTenants) != 1 || !zc.Embed {
 		t.Errorf("decoded %+v", zc)
 	}

@@ -2,6 +2,7 @@ package zhezhengding
 
 import (
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -13,6 +14,12 @@ import (
 const DefaultJSAPIURL = "https://g.alicdn.com/gdt/jsapi/1.9.22/index.js"
 
 var _ upstream.InApp = (*Provider)(nil)
+
+// FromApp implements upstream.InApp: the 浙政钉 app's web view has
+// TaurusApp in its User-Agent (and often DingTalk too).
+func (p *Provider) FromApp(r *http.Request) bool {
+	return strings.Contains(r.UserAgent(), "TaurusApp")
+}
 
 // InAppScript implements upstream.InApp: in-app login works when the
 // in-app micro-app's pair (InAppKey) is configured. Its dd.getAuthCode

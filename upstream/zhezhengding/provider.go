@@ -37,11 +37,15 @@ var (
 	_ upstream.Embedder = (*Provider)(nil)
 )
 
-// New makes a provider of a valid config. hc makes the API calls (nil: a
+// New makes a provider of a valid config, reading its secret files. hc makes the API calls (nil: a
 // new client; per-call timeouts come from cfg.Timeout), logger receives
 // warnings (nil: discarded), now is the clock (nil: time.Now).
 func New(cfg Config, hc *http.Client, logger *slog.Logger, now func() time.Time) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("zhezhengding config: %w", err)
+	}
+	cfg, err := cfg.readSecretFiles()
+	if err != nil {
 		return nil, fmt.Errorf("zhezhengding config: %w", err)
 	}
 	cfg = cfg.withDefaults()
