@@ -14,8 +14,9 @@ import (
 	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/storage"
 	"github.com/dingoidc/dingoidc/upstream/dingtalk"
-	"github.com/dingoidc/dingoidc/upstream/simulator"
+	"github.com/dingoidc/dingoidc/upstream/dingtalksim"
 	"github.com/dingoidc/dingoidc/upstream/zhezhengding"
+	"github.com/dingoidc/dingoidc/upstream/zzdsim"
 )
 
 // The real upstream providers against the simulators, on the test server:
@@ -35,8 +36,8 @@ const (
 )
 
 type sims struct {
-	zzd *simulator.Zhezhengding
-	dt  *simulator.DingTalk
+	zzd *zzdsim.Server
+	dt  *dingtalksim.Server
 }
 
 // withSimulators mounts both simulators and configures the upstreams "zzd"
@@ -47,17 +48,17 @@ func withSimulators(s *sims, embed bool, dtApp, dtSecret string) envOption {
 		t := e.t
 		u, _ := url.Parse(e.cfg.Issuer)
 		var err error
-		s.zzd, err = simulator.NewZhezhengding(simulator.ZhezhengdingOptions{Apps: map[string]simulator.ZhezhengdingApp{
+		s.zzd, err = zzdsim.New(zzdsim.Options{Apps: map[string]zzdsim.App{
 			zzdAppCode: {AppKey: zzdAppKey, AppSecret: zzdAppSecret, CallbackDomains: []string{u.Hostname()}},
 		}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts, err := simulator.DingTalkFixture()
+		opts, err := dingtalksim.Fixture()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.dt, err = simulator.NewDingTalk(opts); err != nil {
+		if s.dt, err = dingtalksim.New(opts); err != nil {
 			t.Fatal(err)
 		}
 		e.mux.Handle("/sim/zzd/", http.StripPrefix("/sim/zzd", s.zzd))

@@ -7,8 +7,9 @@ import (
 	"strings"
 
 	"github.com/dingoidc/dingoidc/upstream/dingtalk"
-	"github.com/dingoidc/dingoidc/upstream/simulator"
+	"github.com/dingoidc/dingoidc/upstream/dingtalksim"
 	"github.com/dingoidc/dingoidc/upstream/zhezhengding"
+	"github.com/dingoidc/dingoidc/upstream/zzdsim"
 )
 
 // The simulated upstreams of serve --dev: the 浙政钉 and DingTalk
@@ -36,18 +37,18 @@ func mountDevSimulators(issuer string, mux *http.ServeMux) ([]UpstreamEntry, err
 		return nil, err
 	}
 	prefix := strings.TrimSuffix(u.Path, "/")
-	zzd, err := simulator.NewZhezhengding(simulator.ZhezhengdingOptions{Apps: map[string]simulator.ZhezhengdingApp{
+	zzd, err := zzdsim.New(zzdsim.Options{Apps: map[string]zzdsim.App{
 		simDemoAppCode: {AppKey: simDemoAppKey, AppSecret: simDemoAppSecret, CallbackDomains: []string{u.Host},
 			InAppKey: simDemoInAppKey, InAppSecret: simDemoInAppSecret},
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("zhezhengding simulator: %w", err)
 	}
-	dtOpts, err := simulator.DingTalkFixture()
+	dtOpts, err := dingtalksim.Fixture()
 	if err != nil {
 		return nil, fmt.Errorf("dingtalk simulator: %w", err)
 	}
-	dt, err := simulator.NewDingTalk(dtOpts)
+	dt, err := dingtalksim.New(dtOpts)
 	if err != nil {
 		return nil, fmt.Errorf("dingtalk simulator: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 )
 
-// The dev server's test people (upstream/simulator fixtures) and the
+// The dev server's test people (upstream/zzdsim and upstream/dingtalksim fixtures) and the
 // subjects their logins produce.
 const (
 	zzdAccount = "71453920" // 张伟, 浙政钉

@@ -11,7 +11,7 @@ import (
 
 	"github.com/dingoidc/dingoidc/upstream"
 	"github.com/dingoidc/dingoidc/upstream/dingtalk"
-	"github.com/dingoidc/dingoidc/upstream/simulator"
+	"github.com/dingoidc/dingoidc/upstream/dingtalksim"
 )
 
 // Apps and corp of the simulator's embedded fixture.
@@ -24,18 +24,18 @@ const (
 
 // simEnv is a provider talking to the DingTalk simulator.
 type simEnv struct {
-	sim *simulator.DingTalk
+	sim *dingtalksim.Server
 	srv *httptest.Server
 	p   *dingtalk.Provider
 }
 
 func newSimEnv(t *testing.T, appKey string) *simEnv {
 	t.Helper()
-	fx, err := simulator.DingTalkFixture()
+	fx, err := dingtalksim.Fixture()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := simulator.NewDingTalk(fx)
+	sim, err := dingtalksim.New(fx)
 	if err != nil {
 		t.Fatal(err)
 	}

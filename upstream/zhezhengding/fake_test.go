@@ -48,7 +48,7 @@ const (
 
 // fakeGateway speaks the Zhezhengding gateway's wire format: it checks
 // every request's headers and signature with Sign and answers the
-// envelopes of docs/UPSTREAMS.md from testdata/.
+// envelopes of docs/upstreams.md from testdata/.
 type fakeGateway struct {
 	t   *testing.T
 	srv *httptest.Server

@@ -11,11 +11,11 @@ import (
 	"testing"
 
 	"github.com/dingoidc/dingoidc/upstream"
-	"github.com/dingoidc/dingoidc/upstream/simulator"
 	"github.com/dingoidc/dingoidc/upstream/zhezhengding"
+	"github.com/dingoidc/dingoidc/upstream/zzdsim"
 )
 
-// TestAgainstSimulator runs whole logins against upstream/simulator: the
+// TestAgainstSimulator runs whole logins against upstream/zzdsim: the
 // QR page's redirect, the in-app code, enrichment and the simulator's
 // faults.
 func TestAgainstSimulator(t *testing.T) {
@@ -27,8 +27,8 @@ func TestAgainstSimulator(t *testing.T) {
 		inSecret = "SimInAppSecret0123456789abcdefghijklmno"
 		callback = "https://sso.example.gov.cn/login/zzd/callback"
 	)
-	sim, err := simulator.NewZhezhengding(simulator.ZhezhengdingOptions{
-		Apps: map[string]simulator.ZhezhengdingApp{appCode: {
+	sim, err := zzdsim.New(zzdsim.Options{
+		Apps: map[string]zzdsim.App{appCode: {
 			AppKey: appKey, AppSecret: secret, InAppKey: inKey, InAppSecret: inSecret,
 			CallbackDomains: []string{"sso.example.gov.cn"},
 		}},

@@ -97,7 +97,7 @@ func (s *tokenSource) refresh(ctx context.Context) (string, error) {
 }
 
 // fetch asks the gateway for a token. The credentials go in a POST form
-// (UPSTREAMS.md: real clients do so), never in the URL, where gateway and
+// (docs/upstreams.md §1, /gettoken.json: real clients do so), never in the URL, where gateway and
 // proxy access logs would record the AppSecret.
 func (s *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
 	params := url.Values{"appkey": {s.c.key}, "appsecret": {s.c.secret}}

@@ -1,9 +1,7 @@
-package simulator
+package simkit
 
 import (
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -29,7 +27,7 @@ import (
 // lowest accountId); the answer is {"code","auth_code"}, or only code with
 // platform=mobile, only auth_code with platform=pc, as the real app does.
 // Failures answer 400 with a JSON error, and getAuthCode fails.
-const jsapiPrefix = "/simulator/jsapi/"
+const JSAPIPrefix = "/simulator/jsapi/"
 
 // jsapiScript is served as dd.js. It finds its own URL to locate the code
 // endpoint and the person.
@@ -37,7 +35,7 @@ const jsapiScript = `// dingoidc simulator: JSAPI stand-in (window.dd). Not the 
 (function () {
   "use strict";
   var self = document.currentScript ? document.currentScript.src : "";
-  var base = new URL(self || "` + jsapiPrefix + `dd.js", window.location.href);
+  var base = new URL(self || "` + JSAPIPrefix + `dd.js", window.location.href);
   var platform = base.searchParams.get("platform") || "";
   var errorHandlers = [];
   function getAuthCode(opts) {
@@ -75,9 +73,9 @@ const jsapiScript = `// dingoidc simulator: JSAPI stand-in (window.dd). Not the 
 })();
 `
 
-// serveJSAPIScript answers dd.js; false for other paths.
-func serveJSAPIScript(w http.ResponseWriter, r *http.Request) bool {
-	if strings.TrimPrefix(r.URL.Path, jsapiPrefix) != "dd.js" {
+// ServeJSAPIScript answers dd.js; false for other paths.
+func ServeJSAPIScript(w http.ResponseWriter, r *http.Request) bool {
+	if strings.TrimPrefix(r.URL.Path, JSAPIPrefix) != "dd.js" {
 		return false
 	}
 	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
@@ -87,74 +85,13 @@ func serveJSAPIScript(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// jsapiCode reports whether r asks for the stand-in's code (any method;
+// JSAPICode reports whether r asks for the stand-in's code (any method;
 // the script uses GET), with CORS opened for it.
-func jsapiCode(w http.ResponseWriter, r *http.Request) bool {
-	if strings.TrimPrefix(r.URL.Path, jsapiPrefix) != "code" {
+func JSAPICode(w http.ResponseWriter, r *http.Request) bool {
+	if strings.TrimPrefix(r.URL.Path, JSAPIPrefix) != "code" {
 		return false
 	}
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Cache-Control", "no-store")
 	return true
-}
-
-// handleJSAPI serves the DingTalk JSAPI stand-in under /simulator/jsapi/.
-func (d *DingTalk) handleJSAPI(w http.ResponseWriter, r *http.Request) {
-	if serveJSAPIScript(w, r) {
-		return
-	}
-	if !jsapiCode(w, r) {
-		http.NotFound(w, r)
-		return
-	}
-	_ = r.ParseForm()
-	if r.Form.Get("unionId") == "" {
-		corpID := r.Form.Get("corpId")
-		pick := ""
-		if p := d.union[d.autoApprove]; p != nil && dtInternal(p, corpID) {
-			pick = p.UnionID
-		}
-		for _, p := range d.people {
-			if pick == "" && dtInternal(p, corpID) {
-				pick = p.UnionID
-			}
-		}
-		r.Form.Set("unionId", pick)
-	}
-	d.handleInApp(w, r)
-}
-
-// handleJSAPI serves the 浙政钉 JSAPI stand-in under /simulator/jsapi/.
-func (z *Zhezhengding) handleJSAPI(w http.ResponseWriter, r *http.Request) {
-	if serveJSAPIScript(w, r) {
-		return
-	}
-	if !jsapiCode(w, r) {
-		http.NotFound(w, r)
-		return
-	}
-	_ = r.ParseForm()
-	if r.Form.Get("app") == "" {
-		var keys []string
-		for k, c := range z.creds {
-			if c.inApp {
-				keys = append(keys, k)
-			}
-		}
-		slices.Sort(keys)
-		if len(keys) > 0 {
-			r.Form.Set("app", keys[0])
-		}
-	}
-	if r.Form.Get("account") == "" && z.autoApprove == 0 {
-		var ids []int64
-		for id := range z.accounts {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		if len(ids) > 0 {
-			r.Form.Set("account", strconv.FormatInt(ids[0], 10))
-		}
-	}
-	z.inAppCode(w, r)
 }

@@ -1,4 +1,4 @@
-package simulator
+package zzdsim
 
 import (
 	"bytes"
@@ -13,30 +13,30 @@ import (
 // with positions in organisations, a super-admin without employeeCode and
 // an inactive employee.
 //
-//go:embed testdata/zhezhengding_people.json
+//go:embed testdata/people.json
 var zhezhengdingPeopleJSON []byte
 
-// ZhezhengdingPeople is the directory a Zhezhengding simulator serves:
+// People is the directory a Zhezhengding simulator serves:
 // tenants, accounts that can "scan", and the organisation data of the
 // enrichment APIs. Field names are those of the wire format.
-type ZhezhengdingPeople struct {
-	Comment       string                     `json:"_comment,omitempty"`
-	Tenants       []ZhezhengdingTenant       `json:"tenants"`
-	Accounts      []ZhezhengdingAccount      `json:"accounts"`
-	Organizations []ZhezhengdingOrganization `json:"organizations"`
-	Positions     []ZhezhengdingPosition     `json:"positions"`
+type People struct {
+	Comment       string         `json:"_comment,omitempty"`
+	Tenants       []Tenant       `json:"tenants"`
+	Accounts      []Account      `json:"accounts"`
+	Organizations []Organization `json:"organizations"`
+	Positions     []Position     `json:"positions"`
 }
 
-// ZhezhengdingTenant is a tenant (租户). realmId equals tenantId on the
+// Tenant is a tenant (租户). realmId equals tenantId on the
 // real platform.
-type ZhezhengdingTenant struct {
+type Tenant struct {
 	TenantID int64  `json:"tenantId"`
 	RealmID  int64  `json:"realmId"`
 	Name     string `json:"name"` // realmName and tenantName
 }
 
-// ZhezhengdingAccount is a person who can scan, with their employee record.
-type ZhezhengdingAccount struct {
+// Account is a person who can scan, with their employee record.
+type Account struct {
 	AccountID  int64  `json:"accountId"`
 	Account    string `json:"account"`
 	LastName   string `json:"lastName"`
@@ -55,8 +55,8 @@ type ZhezhengdingAccount struct {
 	GmtCreate     string `json:"gmtCreate,omitempty"`
 }
 
-// ZhezhengdingOrganization is an organisation (listOrganizationsByCodes).
-type ZhezhengdingOrganization struct {
+// Organization is an organisation (listOrganizationsByCodes).
+type Organization struct {
 	TenantID             int64  `json:"tenantId"`
 	OrganizationCode     string `json:"organizationCode"` // GO_<32 hex>
 	OrganizationName     string `json:"organizationName"`
@@ -71,9 +71,9 @@ type ZhezhengdingOrganization struct {
 	GmtCreate            string `json:"gmtCreate,omitempty"`
 }
 
-// ZhezhengdingPosition is one position (任职) of an employee in an
+// Position is one position (任职) of an employee in an
 // organisation (listEmployeePositionsByEmployeeCode).
-type ZhezhengdingPosition struct {
+type Position struct {
 	TenantID            int64  `json:"tenantId"`
 	EmployeeCode        string `json:"employeeCode"`
 	OrganizationCode    string `json:"organizationCode"`
@@ -87,17 +87,17 @@ type ZhezhengdingPosition struct {
 }
 
 // DefaultZhezhengdingPeople returns a fresh copy of the built-in fixture
-// (testdata/zhezhengding_people.json).
-func DefaultZhezhengdingPeople() (*ZhezhengdingPeople, error) {
+// (testdata/people.json).
+func DefaultZhezhengdingPeople() (*People, error) {
 	return ParseZhezhengdingPeople(zhezhengdingPeopleJSON)
 }
 
 // ParseZhezhengdingPeople parses and validates a people file of the
 // fixture's shape. Unknown fields are rejected.
-func ParseZhezhengdingPeople(data []byte) (*ZhezhengdingPeople, error) {
+func ParseZhezhengdingPeople(data []byte) (*People, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var p ZhezhengdingPeople
+	var p People
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("parse zhezhengding people: %w", err)
 	}
@@ -108,12 +108,12 @@ func ParseZhezhengdingPeople(data []byte) (*ZhezhengdingPeople, error) {
 }
 
 var (
-	zzdEmployeeCodeRE     = regexp.MustCompile(`^GE_[0-9a-f]{32}$`)
-	zzdOrganizationCodeRE = regexp.MustCompile(`^GO_[0-9a-f]{32}$`)
+	employeeCodeRE     = regexp.MustCompile(`^GE_[0-9a-f]{32}$`)
+	organizationCodeRE = regexp.MustCompile(`^GO_[0-9a-f]{32}$`)
 )
 
 // validate lists every problem at once.
-func (p *ZhezhengdingPeople) validate() error {
+func (p *People) validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	tenants := map[int64]bool{}
@@ -148,7 +148,7 @@ func (p *ZhezhengdingPeople) validate() error {
 		switch {
 		case a.SuperAdmin && a.EmployeeCode != "":
 			bad("account %d: a super-admin has no employeeCode", a.AccountID)
-		case !a.SuperAdmin && !zzdEmployeeCodeRE.MatchString(a.EmployeeCode):
+		case !a.SuperAdmin && !employeeCodeRE.MatchString(a.EmployeeCode):
 			bad("account %d: employeeCode %q is not GE_<32 hex>", a.AccountID, a.EmployeeCode)
 		case a.EmployeeCode != "":
 			if _, dup := employees[a.EmployeeCode]; dup {
@@ -162,7 +162,7 @@ func (p *ZhezhengdingPeople) validate() error {
 	}
 	orgs := map[string]int64{}
 	for _, o := range p.Organizations {
-		if !zzdOrganizationCodeRE.MatchString(o.OrganizationCode) {
+		if !organizationCodeRE.MatchString(o.OrganizationCode) {
 			bad("organization %q: organizationCode is not GO_<32 hex>", o.OrganizationCode)
 		}
 		if _, dup := orgs[o.OrganizationCode]; dup {

@@ -1,4 +1,4 @@
-package simulator
+package dingtalksim
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 	"strings"
 )
 
-// dtOAPIResp is oapi.dingtalk.com's envelope: always HTTP 200.
-type dtOAPIResp struct {
+// oAPIResp is oapi.dingtalk.com's envelope: always HTTP 200.
+type oAPIResp struct {
 	ErrCode   int    `json:"errcode"`
 	ErrMsg    string `json:"errmsg"`
 	SubCode   string `json:"sub_code,omitempty"`
@@ -25,11 +25,11 @@ type dtOAPIResp struct {
 }
 
 // The gateway's own 502 page, as DingTalk's Tengine front ends send it.
-const dtBadGateway = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n"
+const badGateway = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n"
 
 // oapiNoToken wraps an oapi.dingtalk.com handler with the Delay and
 // ServerError faults.
-func (d *DingTalk) oapiNoToken(h http.HandlerFunc) http.HandlerFunc {
+func (d *Server) oapiNoToken(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !d.wait(r) {
 			return
@@ -37,7 +37,7 @@ func (d *DingTalk) oapiNoToken(h http.HandlerFunc) http.HandlerFunc {
 		if _, _, serverError, _ := d.faultState(); serverError {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
-			_, _ = io.WriteString(w, dtBadGateway)
+			_, _ = io.WriteString(w, badGateway)
 			return
 		}
 		h(w, r)
@@ -46,38 +46,38 @@ func (d *DingTalk) oapiNoToken(h http.HandlerFunc) http.HandlerFunc {
 
 // oapi additionally checks ?access_token= (an app token) and reads the
 // parameters, from a JSON body or, as the old TOP SDKs send them, a form.
-func (d *DingTalk) oapi(h func(w http.ResponseWriter, app *DingTalkApp, params map[string]string)) http.HandlerFunc {
+func (d *Server) oapi(h func(w http.ResponseWriter, app *App, params map[string]string)) http.HandlerFunc {
 	return d.oapiNoToken(func(w http.ResponseWriter, r *http.Request) {
 		app := d.appForToken(r.URL.Query().Get("access_token"))
 		if app == nil {
-			dtOAPI(w, dtOAPIResp{ErrCode: 88, ErrMsg: "ding talk error[subcode=40014,submsg=不合法的access_token]", SubCode: "40014", SubMsg: "不合法的access_token"})
+			writeOAPI(w, oAPIResp{ErrCode: 88, ErrMsg: "ding talk error[subcode=40014,submsg=不合法的access_token]", SubCode: "40014", SubMsg: "不合法的access_token"})
 			return
 		}
-		params, err := dtOAPIParams(w, r)
+		params, err := oAPIParams(w, r)
 		if err != nil {
-			dtOAPIErr(w, 40035, "不合法的参数")
+			oAPIErr(w, 40035, "不合法的参数")
 			return
 		}
 		h(w, app, params)
 	})
 }
 
-func dtOAPI(w http.ResponseWriter, resp dtOAPIResp) {
-	resp.RequestID = dtOAPIRequestID()
-	dtWriteJSON(w, http.StatusOK, resp)
+func writeOAPI(w http.ResponseWriter, resp oAPIResp) {
+	resp.RequestID = oAPIRequestID()
+	writeJSON(w, http.StatusOK, resp)
 }
 
-func dtOAPIErr(w http.ResponseWriter, code int, msg string) {
-	dtOAPI(w, dtOAPIResp{ErrCode: code, ErrMsg: msg})
+func oAPIErr(w http.ResponseWriter, code int, msg string) {
+	writeOAPI(w, oAPIResp{ErrCode: code, ErrMsg: msg})
 }
 
-func dtOAPIOK(w http.ResponseWriter, result any) {
-	dtOAPI(w, dtOAPIResp{ErrMsg: "ok", Result: result})
+func oAPIOK(w http.ResponseWriter, result any) {
+	writeOAPI(w, oAPIResp{ErrMsg: "ok", Result: result})
 }
 
-// dtOAPIParams reads a JSON object or form body into strings (numbers as
+// oAPIParams reads a JSON object or form body into strings (numbers as
 // written).
-func dtOAPIParams(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
+func oAPIParams(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
 		return nil, err
@@ -122,14 +122,14 @@ func dtOAPIParams(w http.ResponseWriter, r *http.Request) (map[string]string, er
 
 // handleGetToken: GET /gettoken?appkey=…&appsecret=… (the legacy app token,
 // the same token the api host's accessToken issues).
-func (d *DingTalk) handleGetToken(w http.ResponseWriter, r *http.Request) {
+func (d *Server) handleGetToken(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	key := q.Get("appkey")
 	if _, ok := d.checkApp(key, q.Get("appsecret")); !ok {
-		dtWriteJSON(w, http.StatusOK, map[string]any{"errcode": 40096, "errmsg": "不合法的appKey或appSecret"})
+		writeJSON(w, http.StatusOK, map[string]any{"errcode": 40096, "errmsg": "不合法的appKey或appSecret"})
 		return
 	}
-	dtWriteJSON(w, http.StatusOK, map[string]any{
+	writeJSON(w, http.StatusOK, map[string]any{
 		"errcode":      0,
 		"access_token": d.appToken(key),
 		"errmsg":       "ok",
@@ -138,84 +138,84 @@ func (d *DingTalk) handleGetToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleGetByUnionID: POST /topapi/user/getbyunionid {"unionid"}.
-func (d *DingTalk) handleGetByUnionID(w http.ResponseWriter, app *DingTalkApp, params map[string]string) {
+func (d *Server) handleGetByUnionID(w http.ResponseWriter, app *App, params map[string]string) {
 	unionID := params["unionid"]
 	if unionID == "" {
-		dtOAPIErr(w, 40035, "不合法的参数")
+		oAPIErr(w, 40035, "不合法的参数")
 		return
 	}
 	p := d.union[unionID]
 	if p == nil {
-		dtOAPIErr(w, 60121, "找不到该用户")
+		oAPIErr(w, 60121, "找不到该用户")
 		return
 	}
 	m, ok := p.Orgs[app.CorpID]
 	if !ok {
-		dtOAPIErr(w, 60121, "找不到该用户")
+		oAPIErr(w, 60121, "找不到该用户")
 		return
 	}
-	dtOAPIOK(w, struct {
+	oAPIOK(w, struct {
 		ContactType int    `json:"contact_type"`
 		UserID      string `json:"userid"`
 	}{m.ContactType, m.UserID})
 }
 
-type dtDeptOrder struct {
+type deptOrder struct {
 	DeptID int64 `json:"dept_id"`
 	Order  int64 `json:"order"`
 }
 
-type dtLeaderInDept struct {
+type leaderInDept struct {
 	DeptID int64 `json:"dept_id"`
 	Leader bool  `json:"leader"`
 }
 
 // handleUserGet: POST /topapi/v2/user/get {"userid","language"}.
-func (d *DingTalk) handleUserGet(w http.ResponseWriter, app *DingTalkApp, params map[string]string) {
+func (d *Server) handleUserGet(w http.ResponseWriter, app *App, params map[string]string) {
 	userID := params["userid"]
 	if userID == "" {
-		dtOAPIErr(w, 40035, "不合法的参数")
+		oAPIErr(w, 40035, "不合法的参数")
 		return
 	}
 	p := d.corps[app.CorpID].users[userID]
-	if p == nil || !dtInternal(p, app.CorpID) {
-		dtOAPIErr(w, 60121, "找不到该用户")
+	if p == nil || !internal(p, app.CorpID) {
+		oAPIErr(w, 60121, "找不到该用户")
 		return
 	}
 	m := p.Orgs[app.CorpID]
-	orders := make([]dtDeptOrder, 0, len(m.DeptIDList))
-	leaders := make([]dtLeaderInDept, 0, len(m.DeptIDList))
+	orders := make([]deptOrder, 0, len(m.DeptIDList))
+	leaders := make([]leaderInDept, 0, len(m.DeptIDList))
 	for i, dep := range m.DeptIDList {
-		orders = append(orders, dtDeptOrder{DeptID: dep, Order: 176093498551681512 - int64(i)})
-		leaders = append(leaders, dtLeaderInDept{DeptID: dep, Leader: slices.ContainsFunc(m.RoleList, func(r DingTalkRole) bool { return r.Name == "主管" })})
+		orders = append(orders, deptOrder{DeptID: dep, Order: 176093498551681512 - int64(i)})
+		leaders = append(leaders, leaderInDept{DeptID: dep, Leader: slices.ContainsFunc(m.RoleList, func(r Role) bool { return r.Name == "主管" })})
 	}
-	dtOAPIOK(w, struct {
-		UserID           string           `json:"userid"`
-		UnionID          string           `json:"unionid"`
-		Name             string           `json:"name"`
-		Avatar           string           `json:"avatar"`
-		StateCode        string           `json:"state_code"`
-		Mobile           string           `json:"mobile,omitempty"`
-		HideMobile       bool             `json:"hide_mobile"`
-		Telephone        string           `json:"telephone"`
-		JobNumber        string           `json:"job_number"`
-		Title            string           `json:"title"`
-		Email            string           `json:"email,omitempty"`
-		OrgEmail         string           `json:"org_email,omitempty"`
-		WorkPlace        string           `json:"work_place"`
-		Remark           string           `json:"remark"`
-		DeptIDList       []int64          `json:"dept_id_list"`
-		DeptOrderList    []dtDeptOrder    `json:"dept_order_list"`
-		Extension        string           `json:"extension"`
-		Active           bool             `json:"active"`
-		RealAuthed       bool             `json:"real_authed"`
-		Senior           bool             `json:"senior"`
-		Admin            bool             `json:"admin"`
-		Boss             bool             `json:"boss"`
-		ExclusiveAccount bool             `json:"exclusive_account"`
-		LeaderInDept     []dtLeaderInDept `json:"leader_in_dept"`
-		RoleList         []DingTalkRole   `json:"role_list"`
-		UnionEmpExt      struct{}         `json:"union_emp_ext"`
+	oAPIOK(w, struct {
+		UserID           string         `json:"userid"`
+		UnionID          string         `json:"unionid"`
+		Name             string         `json:"name"`
+		Avatar           string         `json:"avatar"`
+		StateCode        string         `json:"state_code"`
+		Mobile           string         `json:"mobile,omitempty"`
+		HideMobile       bool           `json:"hide_mobile"`
+		Telephone        string         `json:"telephone"`
+		JobNumber        string         `json:"job_number"`
+		Title            string         `json:"title"`
+		Email            string         `json:"email,omitempty"`
+		OrgEmail         string         `json:"org_email,omitempty"`
+		WorkPlace        string         `json:"work_place"`
+		Remark           string         `json:"remark"`
+		DeptIDList       []int64        `json:"dept_id_list"`
+		DeptOrderList    []deptOrder    `json:"dept_order_list"`
+		Extension        string         `json:"extension"`
+		Active           bool           `json:"active"`
+		RealAuthed       bool           `json:"real_authed"`
+		Senior           bool           `json:"senior"`
+		Admin            bool           `json:"admin"`
+		Boss             bool           `json:"boss"`
+		ExclusiveAccount bool           `json:"exclusive_account"`
+		LeaderInDept     []leaderInDept `json:"leader_in_dept"`
+		RoleList         []Role         `json:"role_list"`
+		UnionEmpExt      struct{}       `json:"union_emp_ext"`
 	}{
 		UserID:        m.UserID,
 		UnionID:       p.UnionID,
@@ -227,30 +227,30 @@ func (d *DingTalk) handleUserGet(w http.ResponseWriter, app *DingTalkApp, params
 		Title:         m.Title,
 		Email:         m.Email,
 		OrgEmail:      m.OrgEmail,
-		DeptIDList:    dtNonNil(m.DeptIDList),
+		DeptIDList:    nonNil(m.DeptIDList),
 		DeptOrderList: orders,
 		Extension:     "{}",
 		Active:        m.Active,
 		RealAuthed:    m.Active,
 		Admin:         m.Admin,
 		LeaderInDept:  leaders,
-		RoleList:      dtNonNil(m.RoleList),
+		RoleList:      nonNil(m.RoleList),
 	})
 }
 
 // handleDepartmentGet: POST /topapi/v2/department/get {"dept_id","language"}.
-func (d *DingTalk) handleDepartmentGet(w http.ResponseWriter, app *DingTalkApp, params map[string]string) {
+func (d *Server) handleDepartmentGet(w http.ResponseWriter, app *App, params map[string]string) {
 	id, err := strconv.ParseInt(params["dept_id"], 10, 64)
 	if err != nil {
-		dtOAPIErr(w, 40035, "不合法的参数")
+		oAPIErr(w, 40035, "不合法的参数")
 		return
 	}
 	dep, ok := d.corps[app.CorpID].depts[id]
 	if !ok {
-		dtOAPIErr(w, 60003, "部门不存在")
+		oAPIErr(w, 60003, "部门不存在")
 		return
 	}
-	dtOAPIOK(w, struct {
+	oAPIOK(w, struct {
 		DeptID          int64  `json:"dept_id"`
 		Name            string `json:"name"`
 		ParentID        int64  `json:"parent_id,omitempty"`
@@ -264,7 +264,7 @@ func (d *DingTalk) handleDepartmentGet(w http.ResponseWriter, app *DingTalkApp, 
 
 // handleGetUserInfo: POST /topapi/v2/user/getuserinfo {"code"} — the
 // in-app (免登) code from /simulator/inapp.
-func (d *DingTalk) handleGetUserInfo(w http.ResponseWriter, app *DingTalkApp, params map[string]string) {
+func (d *Server) handleGetUserInfo(w http.ResponseWriter, app *App, params map[string]string) {
 	code := params["code"]
 	expireCodes, _, _, _ := d.faultState()
 	now := d.now()
@@ -276,7 +276,7 @@ func (d *DingTalk) handleGetUserInfo(w http.ResponseWriter, app *DingTalkApp, pa
 	}
 	d.mu.Unlock()
 	if !ok {
-		dtOAPIErr(w, 40078, "不存在的临时授权码")
+		oAPIErr(w, 40078, "不存在的临时授权码")
 		return
 	}
 	p := d.union[c.unionID]
@@ -284,12 +284,12 @@ func (d *DingTalk) handleGetUserInfo(w http.ResponseWriter, app *DingTalkApp, pa
 	level := 0
 	if m.Admin {
 		level = 2 // 子管理员
-		if slices.ContainsFunc(m.RoleList, func(r DingTalkRole) bool { return r.Name == "主管理员" }) {
+		if slices.ContainsFunc(m.RoleList, func(r Role) bool { return r.Name == "主管理员" }) {
 			level = 1
 		}
 	}
 	dev := sha256.Sum256([]byte("device:" + p.UnionID))
-	dtOAPIOK(w, struct {
+	oAPIOK(w, struct {
 		UserID            string `json:"userid"`
 		UnionID           string `json:"unionid"`
 		Name              string `json:"name"`
@@ -300,15 +300,15 @@ func (d *DingTalk) handleGetUserInfo(w http.ResponseWriter, app *DingTalkApp, pa
 	}{m.UserID, p.UnionID, m.Name, hex.EncodeToString(dev[:16]), m.Admin, level, ""})
 }
 
-func dtNonNil[T any](s []T) []T {
+func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
 	}
 	return s
 }
 
-// dtOAPIRequestID is an oapi request id: 13 lower-case base-36 characters.
-func dtOAPIRequestID() string {
+// oAPIRequestID is an oapi request id: 13 lower-case base-36 characters.
+func oAPIRequestID() string {
 	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
 	var b [13]byte
 	_, _ = rand.Read(b[:])

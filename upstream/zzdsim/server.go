@@ -1,4 +1,4 @@
-package simulator
+package zzdsim
 
 import (
 	"crypto/rand"
@@ -12,11 +12,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dingoidc/dingoidc/upstream/simkit"
 )
 
-// ZhezhengdingApp is one app registered with the simulator, keyed by its
+// App is one app registered with the simulator, keyed by its
 // app code (应用标识, the QR page's client_id).
-type ZhezhengdingApp struct {
+type App struct {
 	// AppKey and AppSecret are the scan-login app's pair: they sign the
 	// token call and getuserinfo_bycode.
 	AppKey    string
@@ -33,13 +35,13 @@ type ZhezhengdingApp struct {
 	InAppSecret string
 }
 
-// ZhezhengdingOptions configure NewZhezhengding.
-type ZhezhengdingOptions struct {
+// Options configure New.
+type Options struct {
 	// Apps maps app code (e.g. "dingoidc_dingoa") to app. At least one.
-	Apps map[string]ZhezhengdingApp
+	Apps map[string]App
 	// People is the directory; nil loads DefaultZhezhengdingPeople. It is
 	// validated, kept and must not change afterwards.
-	People *ZhezhengdingPeople
+	People *People
 	// CodeTTL is the lifetime of scan and in-app codes (default 5m).
 	CodeTTL time.Duration
 	// TokenTTL is the lifetime of app access tokens (default 7200s).
@@ -55,14 +57,15 @@ type ZhezhengdingOptions struct {
 	// redirects completes logins.
 	AutoApprove int64
 	// Faults are the misbehaviour knobs; nil gets a private healthy set
-	// (see Zhezhengding.Faults).
-	Faults *Faults
+	// (see Server.Faults).
+	Faults *simkit.Faults
 }
 
-// Zhezhengding simulates the two Zhezhengding (浙政钉 / 专有钉钉) hosts as one
+// Server simulates the two Zhezhengding (浙政钉 / 专有钉钉) hosts as one
 // http.Handler: point both login_host and api_host at it (their paths do
-// not collide). Wire formats follow docs/UPSTREAMS.md §1. Create it with
-// NewZhezhengding; it is safe for concurrent use.
+// not collide). Wire formats follow docs/upstreams.md §1 (Zhezhengding).
+// Create it with
+// New; it is safe for concurrent use.
 //
 // Login host (browser pages):
 //
@@ -128,62 +131,62 @@ type ZhezhengdingOptions struct {
 //     working); ServerError answers HTTP 502 with Tengine's HTML page.
 //     ExpireCodes answers 240111 for every code (after the token check);
 //     BadAuth fails every signature check with SignatureDoesNotMatch.
-type Zhezhengding struct {
+type Server struct {
 	mux         *http.ServeMux
 	now         func() time.Time
 	codeTTL     time.Duration
 	tokenTTL    time.Duration
 	window      time.Duration
 	autoApprove int64
-	faults      *Faults
+	faults      *simkit.Faults
 
-	apps     map[string]*ZhezhengdingApp // app code → app
-	creds    map[string]*zzdCredential   // AppKey (scan or in-app) → credential
-	people   *ZhezhengdingPeople
-	accounts map[int64]*ZhezhengdingAccount
-	tenants  map[int64]*ZhezhengdingTenant
+	apps     map[string]*App        // app code → app
+	creds    map[string]*credential // AppKey (scan or in-app) → credential
+	people   *People
+	accounts map[int64]*Account
+	tenants  map[int64]*Tenant
 
 	requestSeq atomic.Uint32
 	requestPID string // 5 hex digits of the requestId
 
 	mu            sync.Mutex
-	codes         map[string]zzdCode     // code → grant
-	tokens        map[string]zzdToken    // access token → token
+	codes         map[string]issuedCode  // code → grant
+	tokens        map[string]issuedToken // access token → token
 	credToken     map[string]string      // AppKey → its current access token
 	nonces        [2]map[string]struct{} // current and previous generation
 	nonceGenStart time.Time
 	lastCodeSweep time.Time
 }
 
-var _ http.Handler = (*Zhezhengding)(nil)
+var _ http.Handler = (*Server)(nil)
 
-// zzdCredential is one AppKey/AppSecret pair.
-type zzdCredential struct {
+// credential is one AppKey/AppSecret pair.
+type credential struct {
 	appCode string
 	key     string
 	secret  string
 	inApp   bool // the in-app (免登) pair
 }
 
-// zzdCode is an issued scan code or in-app auth_code.
-type zzdCode struct {
+// issuedCode is an issued scan code or in-app auth_code.
+type issuedCode struct {
 	appKey    string // the pair that may redeem it
 	accountID int64
 	expires   time.Time
 }
 
-type zzdToken struct {
+type issuedToken struct {
 	appKey  string
 	expires time.Time
 }
 
-// zzdMaxCodes bounds the outstanding codes; beyond it (after dropping the
+// maxCodes bounds the outstanding codes; beyond it (after dropping the
 // expired ones) new scans are refused.
-const zzdMaxCodes = 100_000
+const maxCodes = 100_000
 
-// NewZhezhengding validates opts and returns the simulator.
-func NewZhezhengding(opts ZhezhengdingOptions) (*Zhezhengding, error) {
-	z := &Zhezhengding{
+// New validates opts and returns the simulator.
+func New(opts Options) (*Server, error) {
+	z := &Server{
 		now:         opts.Now,
 		codeTTL:     opts.CodeTTL,
 		tokenTTL:    opts.TokenTTL,
@@ -191,12 +194,12 @@ func NewZhezhengding(opts ZhezhengdingOptions) (*Zhezhengding, error) {
 		autoApprove: opts.AutoApprove,
 		faults:      opts.Faults,
 		people:      opts.People,
-		apps:        map[string]*ZhezhengdingApp{},
-		creds:       map[string]*zzdCredential{},
-		accounts:    map[int64]*ZhezhengdingAccount{},
-		tenants:     map[int64]*ZhezhengdingTenant{},
-		codes:       map[string]zzdCode{},
-		tokens:      map[string]zzdToken{},
+		apps:        map[string]*App{},
+		creds:       map[string]*credential{},
+		accounts:    map[int64]*Account{},
+		tenants:     map[int64]*Tenant{},
+		codes:       map[string]issuedCode{},
+		tokens:      map[string]issuedToken{},
 		credToken:   map[string]string{},
 		nonces:      [2]map[string]struct{}{{}, {}},
 		requestPID:  fmt.Sprintf("%05x", os.Getpid()&0xfffff),
@@ -214,7 +217,7 @@ func NewZhezhengding(opts ZhezhengdingOptions) (*Zhezhengding, error) {
 		z.window = 5 * time.Minute
 	}
 	if z.faults == nil {
-		z.faults = new(Faults)
+		z.faults = new(simkit.Faults)
 	}
 	if z.people == nil {
 		p, err := DefaultZhezhengdingPeople()
@@ -238,7 +241,7 @@ func NewZhezhengding(opts ZhezhengdingOptions) (*Zhezhengding, error) {
 	if len(opts.Apps) == 0 {
 		errs = append(errs, errors.New("no apps"))
 	}
-	addCred := func(c *zzdCredential) {
+	addCred := func(c *credential) {
 		switch {
 		case c.key == "" || c.secret == "":
 			errs = append(errs, fmt.Errorf("app %q: key and secret are required", c.appCode))
@@ -257,14 +260,14 @@ func NewZhezhengding(opts ZhezhengdingOptions) (*Zhezhengding, error) {
 			errs = append(errs, fmt.Errorf("app %q: no callback domains", code))
 		}
 		for _, d := range app.CallbackDomains {
-			if zzdNormalizeDomain(d) == "" {
+			if normalizeDomain(d) == "" {
 				errs = append(errs, fmt.Errorf("app %q: bad callback domain %q", code, d))
 			}
 		}
 		z.apps[code] = &app
-		addCred(&zzdCredential{appCode: code, key: app.AppKey, secret: app.AppSecret})
+		addCred(&credential{appCode: code, key: app.AppKey, secret: app.AppSecret})
 		if app.InAppKey != "" || app.InAppSecret != "" {
-			addCred(&zzdCredential{appCode: code, key: app.InAppKey, secret: app.InAppSecret, inApp: true})
+			addCred(&credential{appCode: code, key: app.InAppKey, secret: app.InAppSecret, inApp: true})
 		}
 	}
 	if z.autoApprove != 0 && z.accounts[z.autoApprove] == nil {
@@ -278,42 +281,42 @@ func NewZhezhengding(opts ZhezhengdingOptions) (*Zhezhengding, error) {
 }
 
 // routes lists every path the simulator serves.
-func (z *Zhezhengding) routes() {
+func (z *Server) routes() {
 	m := http.NewServeMux()
 	// Login host.
 	m.HandleFunc("GET /oauth2/auth.htm", z.authPage)
 	m.HandleFunc("/simulator/approve", z.approve)
 	m.HandleFunc("/simulator/inapp", z.inAppCode)
-	m.HandleFunc(jsapiPrefix, z.handleJSAPI)
+	m.HandleFunc(simkit.JSAPIPrefix, z.handleJSAPI)
 	// API host.
-	m.Handle("/gettoken.json", z.api(zzdGetOrPost, z.getToken))
-	m.Handle("/rpc/oauth2/getuserinfo_bycode.json", z.api(zzdPost, z.userByScanCode))
-	m.Handle("/rpc/oauth2/dingtalk_app_user.json", z.api(zzdPost, z.userByInAppCode))
-	m.Handle("/mozi/employee/listEmployeePositionsByEmployeeCode", z.api(zzdPost, z.employeePositions))
-	m.Handle("/mozi/organization/listOrganizationsByCodes", z.api(zzdPost, z.organizationsByCodes))
-	m.Handle("/mozi/employee/getEmployeeByCode", z.api(zzdPost, z.employeeByCode))
+	m.Handle("/gettoken.json", z.api(getOrPost, z.getToken))
+	m.Handle("/rpc/oauth2/getuserinfo_bycode.json", z.api(post, z.userByScanCode))
+	m.Handle("/rpc/oauth2/dingtalk_app_user.json", z.api(post, z.userByInAppCode))
+	m.Handle("/mozi/employee/listEmployeePositionsByEmployeeCode", z.api(post, z.employeePositions))
+	m.Handle("/mozi/organization/listOrganizationsByCodes", z.api(post, z.organizationsByCodes))
+	m.Handle("/mozi/employee/getEmployeeByCode", z.api(post, z.employeeByCode))
 	z.mux = m
 }
 
 // ServeHTTP serves both the login host's and the API host's paths.
-func (z *Zhezhengding) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (z *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	z.mux.ServeHTTP(w, r)
 }
 
 // Faults returns the simulator's fault knobs (those of the options, or
 // its private set).
-func (z *Zhezhengding) Faults() *Faults { return z.faults }
+func (z *Server) Faults() *simkit.Faults { return z.faults }
 
 // People returns the directory the simulator serves. Do not modify it.
-func (z *Zhezhengding) People() *ZhezhengdingPeople { return z.people }
+func (z *Server) People() *People { return z.people }
 
 // issueCode records a new single-use code for the pair appKey.
-func (z *Zhezhengding) issueCode(appKey string, accountID int64) (string, error) {
-	code := zzdRandomHex(20)
+func (z *Server) issueCode(appKey string, accountID int64) (string, error) {
+	code := randomHex(20)
 	now := z.now()
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if len(z.codes) >= zzdMaxCodes || now.Sub(z.lastCodeSweep) >= time.Minute {
+	if len(z.codes) >= maxCodes || now.Sub(z.lastCodeSweep) >= time.Minute {
 		for c, g := range z.codes {
 			if !now.Before(g.expires) {
 				delete(z.codes, c)
@@ -321,15 +324,15 @@ func (z *Zhezhengding) issueCode(appKey string, accountID int64) (string, error)
 		}
 		z.lastCodeSweep = now
 	}
-	if len(z.codes) >= zzdMaxCodes {
+	if len(z.codes) >= maxCodes {
 		return "", errors.New("too many outstanding codes")
 	}
-	z.codes[code] = zzdCode{appKey: appKey, accountID: accountID, expires: now.Add(z.codeTTL)}
+	z.codes[code] = issuedCode{appKey: appKey, accountID: accountID, expires: now.Add(z.codeTTL)}
 	return code, nil
 }
 
 // redeemCode consumes code if appKey may redeem it and it has not expired.
-func (z *Zhezhengding) redeemCode(appKey, code string) (*ZhezhengdingAccount, bool) {
+func (z *Server) redeemCode(appKey, code string) (*Account, bool) {
 	now := z.now()
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -346,7 +349,7 @@ func (z *Zhezhengding) redeemCode(appKey, code string) (*ZhezhengdingAccount, bo
 
 // appToken returns the pair's access token, issuing one when there is none
 // or it expired, and its remaining lifetime in whole seconds.
-func (z *Zhezhengding) appToken(appKey string) (string, int64) {
+func (z *Server) appToken(appKey string) (string, int64) {
 	now := z.now()
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -356,14 +359,14 @@ func (z *Zhezhengding) appToken(appKey string) (string, int64) {
 		}
 		delete(z.tokens, tok)
 	}
-	tok := "app_" + zzdRandomHex(16)
-	z.tokens[tok] = zzdToken{appKey: appKey, expires: now.Add(z.tokenTTL)}
+	tok := "app_" + randomHex(16)
+	z.tokens[tok] = issuedToken{appKey: appKey, expires: now.Add(z.tokenTTL)}
 	z.credToken[appKey] = tok
 	return tok, int64(z.tokenTTL / time.Second)
 }
 
 // validToken reports whether tok is a live access token of the pair appKey.
-func (z *Zhezhengding) validToken(appKey, tok string) bool {
+func (z *Server) validToken(appKey, tok string) bool {
 	now := z.now()
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -374,7 +377,7 @@ func (z *Zhezhengding) validToken(appKey, tok string) bool {
 // useNonce records nonce for appKey and reports false if it was seen within
 // the last 2×ClockWindow (at least). Nonces live in two generations
 // rotated every 2×ClockWindow, so memory is bounded by the request rate.
-func (z *Zhezhengding) useNonce(appKey, nonce string) bool {
+func (z *Server) useNonce(appKey, nonce string) bool {
 	now := z.now()
 	key := appKey + "\x00" + nonce
 	z.mu.Lock()
@@ -399,13 +402,13 @@ func (z *Zhezhengding) useNonce(appKey, nonce string) bool {
 
 // requestID returns an id shaped like the gateway's: 8 hex digits of an IP
 // address, the 13-digit time in ms, a 4-digit sequence, 5 hex digits.
-func (z *Zhezhengding) requestID() string {
+func (z *Server) requestID() string {
 	seq := 1000 + z.requestSeq.Add(1)%9000
 	return "7f000001" + strconv.FormatInt(z.now().UnixMilli(), 10) + strconv.Itoa(int(seq)) + z.requestPID
 }
 
-// zzdRandomHex returns n random bytes as lowercase hex.
-func zzdRandomHex(n int) string {
+// randomHex returns n random bytes as lowercase hex.
+func randomHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil { // crypto/rand does not fail on supported platforms
 		panic(err)
@@ -413,9 +416,9 @@ func zzdRandomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// zzdNormalizeDomain turns a callback-domain entry into a lowercase host or
+// normalizeDomain turns a callback-domain entry into a lowercase host or
 // host:port, or "" if it has none.
-func zzdNormalizeDomain(d string) string {
+func normalizeDomain(d string) string {
 	d = strings.TrimSpace(d)
 	if i := strings.Index(d, "://"); i >= 0 {
 		d = d[i+3:]

@@ -1,4 +1,4 @@
-package simulator
+package dingtalksim
 
 import (
 	"cmp"
@@ -12,11 +12,13 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/dingoidc/dingoidc/upstream/simkit"
 )
 
-// DingTalk simulates the three DingTalk hosts dingoidc talks to, as one
+// Server simulates the three DingTalk hosts dingoidc talks to, as one
 // http.Handler: point the login, API and oapi host settings all at it (their
-// paths do not collide). Wire formats follow docs/UPSTREAMS.md §2.
+// paths do not collide). Wire formats follow docs/upstreams.md §2 (DingTalk).
 //
 // login.dingtalk.com (browser pages):
 //
@@ -91,35 +93,35 @@ import (
 //
 // The simulator is safe for concurrent use; live codes and tokens are kept
 // in tables bounded by MaxEntries each.
-type DingTalk struct {
+type Server struct {
 	now         func() time.Time
 	codeTTL     time.Duration
 	tokenTTL    time.Duration
 	refreshTTL  time.Duration
 	autoApprove string
-	faults      *Faults
+	faults      *simkit.Faults
 
-	apps   map[string]*DingTalkApp    // by AppKey
-	corps  map[string]*dingTalkCorp   // by corpId
-	people []*DingTalkPerson          // page order (fixture order)
-	union  map[string]*DingTalkPerson // by unionId
+	apps   map[string]*App       // by AppKey
+	corps  map[string]*corpState // by corpId
+	people []*Person             // page order (fixture order)
+	union  map[string]*Person    // by unionId
 	mux    *http.ServeMux
 
 	mu        sync.Mutex
-	codes     dtStore[dtGrant]      // authCode → grant
-	access    dtStore[dtGrant]      // user access token → grant
-	refresh   dtStore[dtGrant]      // refresh token → grant
-	inapp     dtStore[dtInApp]      // in-app code → person and corp
-	appTokens map[string]dtAppToken // AppKey → its current token
-	appByTok  map[string]string     // app token → AppKey
+	codes     ttlStore[grant]          // authCode → grant
+	access    ttlStore[grant]          // user access token → grant
+	refresh   ttlStore[grant]          // refresh token → grant
+	inapp     ttlStore[inAppGrant]     // in-app code → person and corp
+	appTokens map[string]appTokenEntry // AppKey → its current token
+	appByTok  map[string]string        // app token → AppKey
 }
 
-// DingTalkOptions configure a DingTalk simulator. Apps, Corps and People
-// left nil are taken from the embedded fixture (see DingTalkFixture).
-type DingTalkOptions struct {
-	Apps   map[string]DingTalkApp  // by AppKey
-	Corps  map[string]DingTalkCorp // by corpId
-	People []DingTalkPerson
+// Options configure a DingTalk simulator. Apps, Corps and People
+// left nil are taken from the embedded fixture (see Fixture).
+type Options struct {
+	Apps   map[string]App  // by AppKey
+	Corps  map[string]Corp // by corpId
+	People []Person
 
 	CodeTTL    time.Duration    // authCode and in-app code lifetime; default 5 minutes
 	TokenTTL   time.Duration    // user and app access tokens; default 7200 s
@@ -132,16 +134,16 @@ type DingTalkOptions struct {
 	AutoApprove string
 
 	// Faults are the misbehaviour knobs; nil gets a private healthy set
-	// (see DingTalk.Faults).
-	Faults *Faults
+	// (see Server.Faults).
+	Faults *simkit.Faults
 
 	// MaxEntries bounds each table of live codes and tokens; when one is
 	// full the entry closest to expiry is forgotten. Default 10000.
 	MaxEntries int
 }
 
-// DingTalkApp is an app registered on the DingTalk open platform.
-type DingTalkApp struct {
+// App is an app registered on the DingTalk open platform.
+type App struct {
 	Name      string `json:"name"` // shown on the QR page
 	AppSecret string `json:"appSecret"`
 	CorpID    string `json:"corpId"` // the corp the app is registered in
@@ -153,24 +155,24 @@ type DingTalkApp struct {
 	Permissions []string `json:"permissions"`
 }
 
-// DingTalkCorp is an organisation. Its members are the people whose Orgs
+// Corp is an organisation. Its members are the people whose Orgs
 // name it. Department 1 is the root; if absent it is added with the corp's
 // name.
-type DingTalkCorp struct {
-	Name        string               `json:"name"`
-	Departments []DingTalkDepartment `json:"departments"`
+type Corp struct {
+	Name        string       `json:"name"`
+	Departments []Department `json:"departments"`
 }
 
-// DingTalkDepartment is one node of a corp's department tree.
-type DingTalkDepartment struct {
+// Department is one node of a corp's department tree.
+type Department struct {
 	ID       int64  `json:"dept_id"`
 	Name     string `json:"name"`
 	ParentID int64  `json:"parent_id"` // 0 for the root
 }
 
-// DingTalkPerson is a DingTalk account, as users/me reports it, with its
+// Person is a DingTalk account, as users/me reports it, with its
 // memberships.
-type DingTalkPerson struct {
+type Person struct {
 	UnionID   string `json:"unionId"`
 	OpenID    string `json:"openId"`
 	Nick      string `json:"nick"`
@@ -179,64 +181,64 @@ type DingTalkPerson struct {
 	StateCode string `json:"stateCode"` // default "86"
 	Email     string `json:"email"`     // personal e-mail, optional
 	// Orgs are the person's memberships, by corpId. Empty: in no corp.
-	Orgs map[string]DingTalkMember `json:"orgs"`
+	Orgs map[string]Member `json:"orgs"`
 }
 
-// DingTalkMember is a person's record in one corp's address book.
-type DingTalkMember struct {
-	UserID      string         `json:"userid"`
-	Name        string         `json:"name"`
-	Email       string         `json:"email"`     // staff e-mail set by the admin, optional
-	OrgEmail    string         `json:"org_email"` // enterprise mailbox, optional
-	JobNumber   string         `json:"job_number"`
-	Title       string         `json:"title"`
-	DeptIDList  []int64        `json:"dept_id_list"`
-	Active      bool           `json:"active"`
-	Admin       bool           `json:"admin"`
-	RoleList    []DingTalkRole `json:"role_list"`
-	ContactType int            `json:"contact_type"` // 0 internal member, 1 external contact
+// Member is a person's record in one corp's address book.
+type Member struct {
+	UserID      string  `json:"userid"`
+	Name        string  `json:"name"`
+	Email       string  `json:"email"`     // staff e-mail set by the admin, optional
+	OrgEmail    string  `json:"org_email"` // enterprise mailbox, optional
+	JobNumber   string  `json:"job_number"`
+	Title       string  `json:"title"`
+	DeptIDList  []int64 `json:"dept_id_list"`
+	Active      bool    `json:"active"`
+	Admin       bool    `json:"admin"`
+	RoleList    []Role  `json:"role_list"`
+	ContactType int     `json:"contact_type"` // 0 internal member, 1 external contact
 }
 
-// DingTalkRole is one entry of a member's role_list.
-type DingTalkRole struct {
+// Role is one entry of a member's role_list.
+type Role struct {
 	ID        int64  `json:"id"`
 	Name      string `json:"name"`
 	GroupName string `json:"group_name"`
 }
 
-// dingTalkCorp is a validated corp with its indexes.
-type dingTalkCorp struct {
+// corpState is a validated corp with its indexes.
+type corpState struct {
 	id    string
 	name  string
-	depts map[int64]DingTalkDepartment
-	users map[string]*DingTalkPerson // by userid
+	depts map[int64]Department
+	users map[string]*Person // by userid
 }
 
-// dtGrant is what a code or user token stands for.
-type dtGrant struct {
+// grant is what a code or user token stands for.
+type grant struct {
 	appKey  string
 	unionID string
 	corpID  string // reported in the token answer; may be empty
 }
 
-// dtInApp is what an in-app code stands for.
-type dtInApp struct {
+// inAppGrant is what an in-app code stands for.
+type inAppGrant struct {
 	unionID string
 	corpID  string
 }
 
-type dtAppToken struct {
+type appTokenEntry struct {
 	token   string
 	expires time.Time
 }
 
-var _ http.Handler = (*DingTalk)(nil)
+var _ http.Handler = (*Server)(nil)
 
-// NewDingTalk validates opts (every problem at once) and returns the
+// New validates opts (every problem at once) and returns the
 // simulator.
-func NewDingTalk(opts DingTalkOptions) (*DingTalk, error) {
+func New(opts Options) (*Server, error) {
 	if opts.Apps == nil || opts.Corps == nil || opts.People == nil {
-		fx, err := DingTalkFixture()
+		fx, err := Fixture()
 		if err != nil {
 			return nil, err
 		}
@@ -250,17 +252,17 @@ func NewDingTalk(opts DingTalkOptions) (*DingTalk, error) {
 			opts.People = fx.People
 		}
 	}
-	d := &DingTalk{
+	d := &Server{
 		now:         opts.Now,
 		codeTTL:     cmp.Or(opts.CodeTTL, 5*time.Minute),
 		tokenTTL:    cmp.Or(opts.TokenTTL, 7200*time.Second),
 		refreshTTL:  cmp.Or(opts.RefreshTTL, 30*24*time.Hour),
 		autoApprove: opts.AutoApprove,
-		faults:      cmp.Or(opts.Faults, &Faults{}),
-		apps:        map[string]*DingTalkApp{},
-		corps:       map[string]*dingTalkCorp{},
-		union:       map[string]*DingTalkPerson{},
-		appTokens:   map[string]dtAppToken{},
+		faults:      cmp.Or(opts.Faults, &simkit.Faults{}),
+		apps:        map[string]*App{},
+		corps:       map[string]*corpState{},
+		union:       map[string]*Person{},
+		appTokens:   map[string]appTokenEntry{},
 		appByTok:    map[string]string{},
 	}
 	if opts.Now == nil {
@@ -283,7 +285,7 @@ func NewDingTalk(opts DingTalkOptions) (*DingTalk, error) {
 		if c.Name == "" {
 			bad("corp %q: empty name", id)
 		}
-		dc := &dingTalkCorp{id: id, name: c.Name, depts: map[int64]DingTalkDepartment{}, users: map[string]*DingTalkPerson{}}
+		dc := &corpState{id: id, name: c.Name, depts: map[int64]Department{}, users: map[string]*Person{}}
 		for _, dep := range c.Departments {
 			if dep.ID <= 0 {
 				bad("corp %q: department id %d not positive", id, dep.ID)
@@ -298,10 +300,10 @@ func NewDingTalk(opts DingTalkOptions) (*DingTalk, error) {
 			dc.depts[dep.ID] = dep
 		}
 		if _, ok := dc.depts[1]; !ok {
-			dc.depts[1] = DingTalkDepartment{ID: 1, Name: c.Name}
+			dc.depts[1] = Department{ID: 1, Name: c.Name}
 		}
 		for _, depID := range slices.Sorted(maps.Keys(dc.depts)) {
-			if err := dtCheckTree(dc.depts, depID); err != nil {
+			if err := checkTree(dc.depts, depID); err != nil {
 				bad("corp %q: department %d: %w", id, depID, err)
 			}
 		}
@@ -320,7 +322,7 @@ func NewDingTalk(opts DingTalkOptions) (*DingTalk, error) {
 			bad("app %q: unknown corp %q", key, a.CorpID)
 		}
 		for _, dom := range a.RedirectDomains {
-			if dtNormDomain(dom) == "" {
+			if normDomain(dom) == "" {
 				bad("app %q: empty redirect domain", key)
 			}
 		}
@@ -331,7 +333,7 @@ func NewDingTalk(opts DingTalkOptions) (*DingTalk, error) {
 
 	openIDs := map[string]bool{}
 	for i := range opts.People {
-		p := dtClonePerson(opts.People[i])
+		p := clonePerson(opts.People[i])
 		switch {
 		case p.UnionID == "":
 			bad("person %d: empty unionId", i)
@@ -387,14 +389,14 @@ func NewDingTalk(opts DingTalkOptions) (*DingTalk, error) {
 }
 
 // routes lists every path the simulator serves.
-func (d *DingTalk) routes() {
+func (d *Server) routes() {
 	m := http.NewServeMux()
 	// login.dingtalk.com
 	m.HandleFunc("GET /oauth2/auth", d.handleAuth)
 	m.HandleFunc("/simulator/scan", d.handleScan)
 	m.HandleFunc("/simulator/cancel", d.handleCancel)
 	m.HandleFunc("/simulator/inapp", d.handleInApp)
-	m.HandleFunc(jsapiPrefix, d.handleJSAPI)
+	m.HandleFunc(simkit.JSAPIPrefix, d.handleJSAPI)
 	// api.dingtalk.com
 	m.HandleFunc("POST /v1.0/oauth2/userAccessToken", d.api(d.handleUserAccessToken))
 	m.HandleFunc("POST /v1.0/oauth2/accessToken", d.api(d.handleAppAccessToken))
@@ -407,25 +409,25 @@ func (d *DingTalk) routes() {
 	m.HandleFunc("POST /topapi/v2/user/getuserinfo", d.oapi(d.handleGetUserInfo))
 	// Anything else: the api gateway's answer for an unknown action.
 	m.HandleFunc("/", d.api(func(w http.ResponseWriter, r *http.Request) {
-		dtAPIErr(w, http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
+		aPIErr(w, http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 	}))
 	d.mux = m
 }
 
 // ServeHTTP serves the login, api and oapi hosts' paths.
-func (d *DingTalk) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.mux.ServeHTTP(w, r) }
+func (d *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.mux.ServeHTTP(w, r) }
 
 // Faults returns the simulator's fault knobs (those of the options, or its
 // private set).
-func (d *DingTalk) Faults() *Faults { return d.faults }
+func (d *Server) Faults() *simkit.Faults { return d.faults }
 
 // faultState reads the knobs.
-func (d *DingTalk) faultState() (expireCodes, badAuth, serverError bool, delay time.Duration) {
-	return d.faults.snapshot()
+func (d *Server) faultState() (expireCodes, badAuth, serverError bool, delay time.Duration) {
+	return d.faults.Snapshot()
 }
 
 // wait sleeps for the Delay fault; false if the request went away meanwhile.
-func (d *DingTalk) wait(r *http.Request) bool {
+func (d *Server) wait(r *http.Request) bool {
 	_, _, _, delay := d.faultState()
 	if delay <= 0 {
 		return true
@@ -442,7 +444,7 @@ func (d *DingTalk) wait(r *http.Request) bool {
 
 // checkApp reports whether key/secret are a registered app's credentials
 // (never under the BadAuth fault).
-func (d *DingTalk) checkApp(key, secret string) (*DingTalkApp, bool) {
+func (d *Server) checkApp(key, secret string) (*App, bool) {
 	if _, badAuth, _, _ := d.faultState(); badAuth {
 		return nil, false
 	}
@@ -455,14 +457,14 @@ func (d *DingTalk) checkApp(key, secret string) (*DingTalkApp, bool) {
 
 // appToken returns the app's token, renewing it if live (DingTalk returns
 // the same token on a repeat call within its lifetime and extends it).
-func (d *DingTalk) appToken(key string) string {
+func (d *Server) appToken(key string) string {
 	now := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t, ok := d.appTokens[key]
 	if !ok || !now.Before(t.expires) {
 		delete(d.appByTok, t.token)
-		t.token = dtToken()
+		t.token = newToken()
 		d.appByTok[t.token] = key
 	}
 	t.expires = now.Add(d.tokenTTL)
@@ -471,7 +473,7 @@ func (d *DingTalk) appToken(key string) string {
 }
 
 // appForToken resolves a live app token.
-func (d *DingTalk) appForToken(token string) *DingTalkApp {
+func (d *Server) appForToken(token string) *App {
 	if token == "" {
 		return nil
 	}
@@ -490,14 +492,14 @@ func (d *DingTalk) appForToken(token string) *DingTalkApp {
 	return d.apps[key]
 }
 
-// dtInternal reports whether p is an internal member (contact_type 0) of corpID.
-func dtInternal(p *DingTalkPerson, corpID string) bool {
+// internal reports whether p is an internal member (contact_type 0) of corpID.
+func internal(p *Person, corpID string) bool {
 	m, ok := p.Orgs[corpID]
 	return ok && m.ContactType == 0
 }
 
-// dtCheckTree walks from id to the root, catching missing parents and cycles.
-func dtCheckTree(depts map[int64]DingTalkDepartment, id int64) error {
+// checkTree walks from id to the root, catching missing parents and cycles.
+func checkTree(depts map[int64]Department, id int64) error {
 	for steps := 0; ; steps++ {
 		if steps > len(depts) {
 			return errors.New("parent chain has a cycle")
@@ -516,8 +518,8 @@ func dtCheckTree(depts map[int64]DingTalkDepartment, id int64) error {
 	}
 }
 
-func dtClonePerson(p DingTalkPerson) *DingTalkPerson {
-	orgs := make(map[string]DingTalkMember, len(p.Orgs))
+func clonePerson(p Person) *Person {
+	orgs := make(map[string]Member, len(p.Orgs))
 	for id, m := range p.Orgs {
 		m.DeptIDList = slices.Clone(m.DeptIDList)
 		m.RoleList = slices.Clone(m.RoleList)
@@ -527,15 +529,15 @@ func dtClonePerson(p DingTalkPerson) *DingTalkPerson {
 	return &p
 }
 
-// dtToken is a fresh code or token: 32 lowercase hex, like DingTalk's.
-func dtToken() string {
+// newToken is a fresh code or token: 32 lowercase hex, like DingTalk's.
+func newToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails
 	return hex.EncodeToString(b[:])
 }
 
-// dtWriteJSON writes v with Chinese and & < > left as they are.
-func dtWriteJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON writes v with Chinese and & < > left as they are.
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -543,20 +545,20 @@ func dtWriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// dtStore is a bounded table of expiring entries. Callers hold DingTalk.mu.
-type dtStore[T any] struct {
-	m   map[string]dtEntry[T]
+// ttlStore is a bounded table of expiring entries. Callers hold DingTalk.mu.
+type ttlStore[T any] struct {
+	m   map[string]ttlEntry[T]
 	max int
 }
 
-type dtEntry[T any] struct {
+type ttlEntry[T any] struct {
 	v       T
 	expires time.Time
 }
 
-func (s *dtStore[T]) put(now time.Time, key string, v T, expires time.Time) {
+func (s *ttlStore[T]) put(now time.Time, key string, v T, expires time.Time) {
 	if s.m == nil {
-		s.m = map[string]dtEntry[T]{}
+		s.m = map[string]ttlEntry[T]{}
 	}
 	if len(s.m) >= s.max {
 		for k, e := range s.m {
@@ -575,11 +577,11 @@ func (s *dtStore[T]) put(now time.Time, key string, v T, expires time.Time) {
 		}
 		delete(s.m, oldest)
 	}
-	s.m[key] = dtEntry[T]{v: v, expires: expires}
+	s.m[key] = ttlEntry[T]{v: v, expires: expires}
 }
 
 // get returns a live entry, dropping it if expired.
-func (s *dtStore[T]) get(now time.Time, key string) (T, bool) {
+func (s *ttlStore[T]) get(now time.Time, key string) (T, bool) {
 	e, ok := s.m[key]
 	if ok && !now.Before(e.expires) {
 		delete(s.m, key)
@@ -592,6 +594,6 @@ func (s *dtStore[T]) get(now time.Time, key string) (T, bool) {
 	return e.v, true
 }
 
-func (s *dtStore[T]) del(key string) { delete(s.m, key) }
+func (s *ttlStore[T]) del(key string) { delete(s.m, key) }
 
-func (s *dtStore[T]) len() int { return len(s.m) }
+func (s *ttlStore[T]) len() int { return len(s.m) }

@@ -1,4 +1,4 @@
-package simulator
+package zzdsim
 
 import (
 	"bytes"
@@ -14,67 +14,67 @@ import (
 	"github.com/dingoidc/dingoidc/upstream/zhezhengding"
 )
 
-// zzdGatewayErr is a failure of the API gateway itself (before the API):
+// gatewayErr is a failure of the API gateway itself (before the API):
 // answered HTTP 200 without content, as a superset of the shapes clients
 // parse. Only SignatureDoesNotMatch (OPF-B001-05-16-0009) is a captured
 // code; the others are the simulator's choice, named in the style of
 // Alibaba's gateways.
-type zzdGatewayErr struct{ code, message string }
+type gatewayErr struct{ code, message string }
 
 var (
-	zzdGwMissingParameter = &zzdGatewayErr{"OPF-B001-05-16-0001", "MissingParameter"}            // apiKey or an X-Hmac-Auth-* header missing
-	zzdGwBadVersion       = &zzdGatewayErr{"OPF-B001-05-16-0002", "InvalidSignatureVersion"}     // X-Hmac-Auth-Version is not 1.0
-	zzdGwUnknownKey       = &zzdGatewayErr{"OPF-B001-05-16-0003", "InvalidAccessKeyId.NotFound"} // unknown apiKey
-	zzdGwBadMethod        = &zzdGatewayErr{"OPF-B001-05-16-0004", "UnsupportedHTTPMethod"}       // e.g. GET on a POST API
-	zzdGwBadTimestamp     = &zzdGatewayErr{"OPF-B001-05-16-0006", "InvalidTimeStamp.Format"}     // not 2006-01-02T15:04:05.000+08:00
-	zzdGwClockSkew        = &zzdGatewayErr{"OPF-B001-05-16-0007", "InvalidTimeStamp.Expired"}    // outside ClockWindow
-	zzdGwNonceUsed        = &zzdGatewayErr{"OPF-B001-05-16-0008", "SignatureNonceUsed"}          // replayed nonce
-	zzdGwSignature        = &zzdGatewayErr{"OPF-B001-05-16-0009", "SignatureDoesNotMatch"}       // captured from the real gateway
+	gwMissingParameter = &gatewayErr{"OPF-B001-05-16-0001", "MissingParameter"}            // apiKey or an X-Hmac-Auth-* header missing
+	gwBadVersion       = &gatewayErr{"OPF-B001-05-16-0002", "InvalidSignatureVersion"}     // X-Hmac-Auth-Version is not 1.0
+	gwUnknownKey       = &gatewayErr{"OPF-B001-05-16-0003", "InvalidAccessKeyId.NotFound"} // unknown apiKey
+	gwBadMethod        = &gatewayErr{"OPF-B001-05-16-0004", "UnsupportedHTTPMethod"}       // e.g. GET on a POST API
+	gwBadTimestamp     = &gatewayErr{"OPF-B001-05-16-0006", "InvalidTimeStamp.Format"}     // not 2006-01-02T15:04:05.000+08:00
+	gwClockSkew        = &gatewayErr{"OPF-B001-05-16-0007", "InvalidTimeStamp.Expired"}    // outside ClockWindow
+	gwNonceUsed        = &gatewayErr{"OPF-B001-05-16-0008", "SignatureNonceUsed"}          // replayed nonce
+	gwSignature        = &gatewayErr{"OPF-B001-05-16-0009", "SignatureDoesNotMatch"}       // captured from the real gateway
 )
 
 // Business errors: content.success false, outer success true.
 const (
-	zzdBizCodeInvalid  = "240111" // captured
-	zzdBizTokenInvalid = "240133" // captured
-	zzdBizParamError   = "400"    // simulator choice: a required parameter missing or malformed
+	bizCodeInvalid  = "240111" // captured
+	bizTokenInvalid = "240133" // captured
+	bizParamError   = "400"    // simulator choice: a required parameter missing or malformed
 )
 
-var zzdBizMessages = map[string]string{
-	zzdBizCodeInvalid:  "code失效或不存在",
-	zzdBizTokenInvalid: "应用accessToken失效或不存在",
+var bizMessages = map[string]string{
+	bizCodeInvalid:  "code失效或不存在",
+	bizTokenInvalid: "应用accessToken失效或不存在",
 }
 
-// zzdCall is an authenticated API call.
-type zzdCall struct {
-	cred   *zzdCredential
+// apiCall is an authenticated API call.
+type apiCall struct {
+	cred   *credential
 	params url.Values
 }
 
-// zzdAnswer is an API's result: data, a business error (code) or a
+// answer is an API's result: data, a business error (code) or a
 // gateway error.
-type zzdAnswer struct {
+type answer struct {
 	data    any
 	code    string // business error code; "" for success
-	msg     string // its message; default zzdBizMessages[code]
-	gateway *zzdGatewayErr
+	msg     string // its message; default bizMessages[code]
+	gateway *gatewayErr
 }
 
-func zzdBizError(code string) zzdAnswer { return zzdAnswer{code: code, msg: zzdBizMessages[code]} }
+func bizError(code string) answer { return answer{code: code, msg: bizMessages[code]} }
 
-func zzdParamError(msg string) zzdAnswer { return zzdAnswer{code: zzdBizParamError, msg: msg} }
+func paramError(msg string) answer { return answer{code: bizParamError, msg: msg} }
 
-type zzdMethods int
+type allowedMethods int
 
 const (
-	zzdPost zzdMethods = iota
-	zzdGetOrPost
+	post allowedMethods = iota
+	getOrPost
 )
 
 // api wraps an API: faults, method, parameters, gateway authentication,
 // then the envelope around h's answer.
-func (z *Zhezhengding) api(methods zzdMethods, h func(*zzdCall) zzdAnswer) http.Handler {
+func (z *Server) api(methods allowedMethods, h func(*apiCall) answer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, badAuth, serverError, delay := z.faults.snapshot()
+		_, badAuth, serverError, delay := z.faults.Snapshot()
 		if delay > 0 {
 			t := time.NewTimer(delay)
 			select {
@@ -87,12 +87,12 @@ func (z *Zhezhengding) api(methods zzdMethods, h func(*zzdCall) zzdAnswer) http.
 		if serverError {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
-			_, _ = w.Write([]byte(zzdBadGatewayPage))
+			_, _ = w.Write([]byte(badGatewayPage))
 			return
 		}
 		requestID := z.requestID()
-		if r.Method != http.MethodPost && (methods != zzdGetOrPost || r.Method != http.MethodGet) {
-			z.writeGateway(w, zzdGwBadMethod, requestID)
+		if r.Method != http.MethodPost && (methods != getOrPost || r.Method != http.MethodGet) {
+			z.writeGateway(w, gwBadMethod, requestID)
 			return
 		}
 		var params url.Values
@@ -101,7 +101,7 @@ func (z *Zhezhengding) api(methods zzdMethods, h func(*zzdCall) zzdAnswer) http.
 		} else {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if err := r.ParseForm(); err != nil {
-				z.writeGateway(w, zzdGwMissingParameter, requestID)
+				z.writeGateway(w, gwMissingParameter, requestID)
 				return
 			}
 			params = r.PostForm // POST parameters travel in the form body only
@@ -111,64 +111,64 @@ func (z *Zhezhengding) api(methods zzdMethods, h func(*zzdCall) zzdAnswer) http.
 			z.writeGateway(w, gerr, requestID)
 			return
 		}
-		a := h(&zzdCall{cred: cred, params: params})
+		a := h(&apiCall{cred: cred, params: params})
 		if a.gateway != nil {
 			z.writeGateway(w, a.gateway, requestID)
 			return
 		}
-		env := zzdEnvelope{Success: true, BizErrorCode: "0", Content: &zzdContent{
+		env := envelope{Success: true, BizErrorCode: "0", Content: &content{
 			Success: true, Data: a.data, RequestID: requestID,
 			ResponseMessage: "OK", ResponseCode: "0", BizErrorCode: "0",
 		}}
 		if a.code != "" {
 			env.BizErrorCode = a.code
-			env.Content = &zzdContent{
+			env.Content = &content{
 				Success: false, RequestID: requestID,
 				ResponseMessage: a.msg, ResponseCode: a.code, BizErrorCode: a.code,
 			}
 		}
-		zzdWriteJSON(w, env)
+		writeJSON(w, env)
 	})
 }
 
 // authenticate checks the gateway's HMAC headers: presence, version, key,
 // timestamp format and window, signature over the exact parameters
 // received, and nonce reuse (recorded only for valid signatures).
-func (z *Zhezhengding) authenticate(r *http.Request, params url.Values, badAuth bool) (*zzdCredential, *zzdGatewayErr) {
+func (z *Server) authenticate(r *http.Request, params url.Values, badAuth bool) (*credential, *gatewayErr) {
 	key := r.Header.Get(zhezhengding.HeaderAPIKey)
 	ts := r.Header.Get(zhezhengding.HeaderTimestamp)
 	nonce := r.Header.Get(zhezhengding.HeaderNonce)
 	sig := r.Header.Get(zhezhengding.HeaderSignature)
 	version := r.Header.Get(zhezhengding.HeaderVersion)
 	if key == "" || ts == "" || nonce == "" || sig == "" || version == "" {
-		return nil, zzdGwMissingParameter
+		return nil, gwMissingParameter
 	}
 	if version != zhezhengding.SignatureVersion {
-		return nil, zzdGwBadVersion
+		return nil, gwBadVersion
 	}
 	cred := z.creds[key]
 	if cred == nil {
-		return nil, zzdGwUnknownKey
+		return nil, gwUnknownKey
 	}
 	t, err := time.ParseInLocation(zhezhengding.TimestampLayout, ts, zhezhengding.Shanghai())
 	if err != nil || zhezhengding.Timestamp(t) != ts {
-		return nil, zzdGwBadTimestamp
+		return nil, gwBadTimestamp
 	}
 	if skew := z.now().Sub(t); skew > z.window || skew < -z.window {
-		return nil, zzdGwClockSkew
+		return nil, gwClockSkew
 	}
 	if badAuth || !z.signatureMatches(cred.secret, r, ts, nonce, params, sig) {
-		return nil, zzdGwSignature
+		return nil, gwSignature
 	}
 	if !z.useNonce(key, nonce) {
-		return nil, zzdGwNonceUsed
+		return nil, gwNonceUsed
 	}
 	return cred, nil
 }
 
 // signatureMatches verifies sig over the request's path. Behind a path
 // prefix (http.StripPrefix) the path as sent is accepted too.
-func (z *Zhezhengding) signatureMatches(secret string, r *http.Request, ts, nonce string, params url.Values, sig string) bool {
+func (z *Server) signatureMatches(secret string, r *http.Request, ts, nonce string, params url.Values, sig string) bool {
 	paths := []string{r.URL.Path}
 	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != r.URL.Path {
 		paths = append(paths, u.Path)
@@ -186,44 +186,44 @@ func (z *Zhezhengding) signatureMatches(secret string, r *http.Request, ts, nonc
 // pair is known from apiKey and the signature); when sent they must match.
 // A repeat call within the lifetime returns the same token with its
 // remaining lifetime.
-func (z *Zhezhengding) getToken(c *zzdCall) zzdAnswer {
+func (z *Server) getToken(c *apiCall) answer {
 	if k := c.params.Get("appkey"); k != "" && k != c.cred.key {
-		return zzdAnswer{gateway: zzdGwSignature}
+		return answer{gateway: gwSignature}
 	}
 	if s := c.params.Get("appsecret"); s != "" && subtle.ConstantTimeCompare([]byte(s), []byte(c.cred.secret)) != 1 {
-		return zzdAnswer{gateway: zzdGwSignature}
+		return answer{gateway: gwSignature}
 	}
 	tok, left := z.appToken(c.cred.key)
-	return zzdAnswer{data: zzdTokenData{AccessToken: tok, ExpiresIn: left}}
+	return answer{data: tokenData{AccessToken: tok, ExpiresIn: left}}
 }
 
 // userByScanCode serves /rpc/oauth2/getuserinfo_bycode.json.
-func (z *Zhezhengding) userByScanCode(c *zzdCall) zzdAnswer {
+func (z *Server) userByScanCode(c *apiCall) answer {
 	return z.userByCode(c, "code", false)
 }
 
 // userByInAppCode serves /rpc/oauth2/dingtalk_app_user.json: the in-app
 // pair's token and the auth_code of /simulator/inapp; the answer adds
 // openid.
-func (z *Zhezhengding) userByInAppCode(c *zzdCall) zzdAnswer {
+func (z *Server) userByInAppCode(c *apiCall) answer {
 	return z.userByCode(c, "auth_code", true)
 }
 
-func (z *Zhezhengding) userByCode(c *zzdCall, codeParam string, inApp bool) zzdAnswer {
+func (z *Server) userByCode(c *apiCall, codeParam string, inApp bool) answer {
 	if !z.validToken(c.cred.key, c.params.Get("access_token")) {
-		return zzdBizError(zzdBizTokenInvalid)
+		return bizError(bizTokenInvalid)
 	}
-	expireCodes, _, _, _ := z.faults.snapshot()
+	expireCodes, _, _, _ := z.faults.Snapshot()
 	code := c.params.Get(codeParam)
 	if expireCodes || code == "" || c.cred.inApp != inApp {
-		return zzdBizError(zzdBizCodeInvalid)
+		return bizError(bizCodeInvalid)
 	}
 	a, ok := z.redeemCode(c.cred.key, code)
 	if !ok || a == nil {
-		return zzdBizError(zzdBizCodeInvalid)
+		return bizError(bizCodeInvalid)
 	}
 	t := z.tenants[a.TenantID]
-	u := zzdUserInfo{
+	u := userInfo{
 		AccountID:    a.AccountID,
 		LastName:     a.LastName,
 		ClientID:     c.cred.appCode,
@@ -242,26 +242,26 @@ func (z *Zhezhengding) userByCode(c *zzdCall, codeParam string, inApp bool) zzdA
 		h := sha256.Sum256([]byte(c.cred.key + "$" + strconv.FormatInt(a.AccountID, 10)))
 		u.OpenID = hex.EncodeToString(h[:16])
 	}
-	return zzdAnswer{data: u}
+	return answer{data: u}
 }
 
-// zzdTenantParam reads the required tenantId of the mozi APIs.
-func zzdTenantParam(c *zzdCall) (int64, *zzdAnswer) {
+// tenantParam reads the required tenantId of the mozi APIs.
+func tenantParam(c *apiCall) (int64, *answer) {
 	s := c.params.Get("tenantId")
 	if s == "" {
-		a := zzdParamError("tenantId不能为空")
+		a := paramError("tenantId不能为空")
 		return 0, &a
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		a := zzdParamError("tenantId格式错误")
+		a := paramError("tenantId格式错误")
 		return 0, &a
 	}
 	return id, nil
 }
 
 // employee returns the employee of code in tenant, or nil.
-func (z *Zhezhengding) employee(tenant int64, code string) *ZhezhengdingAccount {
+func (z *Server) employee(tenant int64, code string) *Account {
 	for i := range z.people.Accounts {
 		if a := &z.people.Accounts[i]; a.EmployeeCode != "" && a.EmployeeCode == code && a.TenantID == tenant {
 			return a
@@ -271,7 +271,7 @@ func (z *Zhezhengding) employee(tenant int64, code string) *ZhezhengdingAccount 
 }
 
 // organization returns the organisation of code in tenant, or nil.
-func (z *Zhezhengding) organization(tenant int64, code string) *ZhezhengdingOrganization {
+func (z *Server) organization(tenant int64, code string) *Organization {
 	for i := range z.people.Organizations {
 		if o := &z.people.Organizations[i]; o.OrganizationCode == code && o.TenantID == tenant {
 			return o
@@ -284,14 +284,14 @@ func (z *Zhezhengding) organization(tenant int64, code string) *ZhezhengdingOrga
 // employeeCode, tenantId, employeePositionType (EMPLOYEE_POSITION_ALL,
 // _MAIN (default), _ADJUNCT), employeePositionStatus (A (default), F, TOTAL).
 // An unknown employee has no positions.
-func (z *Zhezhengding) employeePositions(c *zzdCall) zzdAnswer {
-	tenant, perr := zzdTenantParam(c)
+func (z *Server) employeePositions(c *apiCall) answer {
+	tenant, perr := tenantParam(c)
 	if perr != nil {
 		return *perr
 	}
 	code := c.params.Get("employeeCode")
 	if code == "" {
-		return zzdParamError("employeeCode不能为空")
+		return paramError("employeeCode不能为空")
 	}
 	typ := c.params.Get("employeePositionType")
 	if typ == "" {
@@ -303,23 +303,23 @@ func (z *Zhezhengding) employeePositions(c *zzdCall) zzdAnswer {
 	}
 	switch {
 	case typ != "EMPLOYEE_POSITION_ALL" && typ != "EMPLOYEE_POSITION_MAIN" && typ != "EMPLOYEE_POSITION_ADJUNCT":
-		return zzdParamError("employeePositionType不合法")
+		return paramError("employeePositionType不合法")
 	case status != "A" && status != "F" && status != "TOTAL":
-		return zzdParamError("employeePositionStatus不合法")
+		return paramError("employeePositionStatus不合法")
 	}
-	out := []zzdPositionOut{}
+	out := []positionOut{}
 	order := 0
 	for _, p := range z.people.Positions {
 		if p.EmployeeCode != code || p.TenantID != tenant {
 			continue
 		}
 		order++
-		pStatus := zzdOrDefault(p.Status, "A")
+		pStatus := orDefault(p.Status, "A")
 		if (typ == "EMPLOYEE_POSITION_MAIN" && !p.MainJob) || (typ == "EMPLOYEE_POSITION_ADJUNCT" && p.MainJob) ||
 			(status != "TOTAL" && status != pStatus) {
 			continue
 		}
-		pos := zzdPositionOut{
+		pos := positionOut{
 			MainJob: p.MainJob, GmtCreate: p.GmtCreate, EmployeeCode: p.EmployeeCode,
 			OrganizationCode: p.OrganizationCode, Status: pStatus, Order: order,
 			OrderInOrganization: p.OrderInOrganization, GovEmpPosAddress: p.GovEmpPosAddress,
@@ -338,22 +338,22 @@ func (z *Zhezhengding) employeePositions(c *zzdCall) zzdAnswer {
 		}
 		out = append(out, pos)
 	}
-	return zzdAnswer{data: out}
+	return answer{data: out}
 }
 
 // organizationsByCodes serves /mozi/organization/listOrganizationsByCodes:
 // organizationCodes (repeated), tenantId. Unknown codes are left out; the
 // answer follows the order asked, without duplicates.
-func (z *Zhezhengding) organizationsByCodes(c *zzdCall) zzdAnswer {
-	tenant, perr := zzdTenantParam(c)
+func (z *Server) organizationsByCodes(c *apiCall) answer {
+	tenant, perr := tenantParam(c)
 	if perr != nil {
 		return *perr
 	}
 	codes := c.params["organizationCodes"]
 	if len(codes) == 0 {
-		return zzdParamError("organizationCodes不能为空")
+		return paramError("organizationCodes不能为空")
 	}
-	out := []zzdOrganizationOut{}
+	out := []organizationOut{}
 	seen := map[string]bool{}
 	for _, code := range codes {
 		o := z.organization(tenant, code)
@@ -361,10 +361,10 @@ func (z *Zhezhengding) organizationsByCodes(c *zzdCall) zzdAnswer {
 			continue
 		}
 		seen[code] = true
-		org := zzdOrganizationOut{
+		org := organizationOut{
 			GmtCreate: o.GmtCreate, TypeName: o.TypeName, OrganizationName: o.OrganizationName,
 			TypeCode: o.TypeCode, DisplayOrder: o.DisplayOrder, ParentCode: o.ParentCode,
-			OrganizationCode: o.OrganizationCode, Status: zzdOrDefault(o.Status, "A"),
+			OrganizationCode: o.OrganizationCode, Status: orDefault(o.Status, "A"),
 			ShortName: o.ShortName, DivisionCode: o.DivisionCode,
 			InstitutionLevelCode: o.InstitutionLevelCode, Leaf: true,
 		}
@@ -379,32 +379,32 @@ func (z *Zhezhengding) organizationsByCodes(c *zzdCall) zzdAnswer {
 		}
 		out = append(out, org)
 	}
-	return zzdAnswer{data: out}
+	return answer{data: out}
 }
 
 // employeeByCode serves /mozi/employee/getEmployeeByCode: employeeCode,
 // tenantId. An unknown employee is a success without data.
-func (z *Zhezhengding) employeeByCode(c *zzdCall) zzdAnswer {
-	tenant, perr := zzdTenantParam(c)
+func (z *Server) employeeByCode(c *apiCall) answer {
+	tenant, perr := tenantParam(c)
 	if perr != nil {
 		return *perr
 	}
 	code := c.params.Get("employeeCode")
 	if code == "" {
-		return zzdParamError("employeeCode不能为空")
+		return paramError("employeeCode不能为空")
 	}
 	a := z.employee(tenant, code)
 	if a == nil {
-		return zzdAnswer{}
+		return answer{}
 	}
-	return zzdAnswer{data: zzdEmployeeOut{
-		EmployeeName: a.LastName, GmtCreate: a.GmtCreate, Status: zzdOrDefault(a.Status, "A"),
+	return answer{data: employeeOut{
+		EmployeeName: a.LastName, GmtCreate: a.GmtCreate, Status: orDefault(a.Status, "A"),
 		EmployeeCode: a.EmployeeCode, EmpGender: a.EmpGender, GovEmpRemarks: a.GovEmpRemarks,
 		GovEmpAvatar: a.GovEmpAvatar,
 	}}
 }
 
-func zzdOrDefault(s, def string) string {
+func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}
@@ -412,15 +412,15 @@ func zzdOrDefault(s, def string) string {
 }
 
 // writeGateway writes a gateway failure (HTTP 200, no content).
-func (z *Zhezhengding) writeGateway(w http.ResponseWriter, e *zzdGatewayErr, requestID string) {
-	zzdWriteJSON(w, zzdGatewayBody{
+func (z *Server) writeGateway(w http.ResponseWriter, e *gatewayErr, requestID string) {
+	writeJSON(w, gatewayBody{
 		Success: false, Code: e.code, Message: e.message,
 		ErrorCode: e.code, ErrorMsg: e.message, RequestID: requestID, BizErrorCode: e.code,
 	})
 }
 
-// zzdWriteJSON writes v as the gateway does: HTTP 200, unescaped UTF-8.
-func zzdWriteJSON(w http.ResponseWriter, v any) {
+// writeJSON writes v as the gateway does: HTTP 200, unescaped UTF-8.
+func writeJSON(w http.ResponseWriter, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -435,13 +435,13 @@ func zzdWriteJSON(w http.ResponseWriter, v any) {
 
 // Wire shapes. Field order follows captured answers.
 
-type zzdEnvelope struct {
-	Success      bool        `json:"success"`
-	Content      *zzdContent `json:"content,omitempty"`
-	BizErrorCode string      `json:"bizErrorCode"`
+type envelope struct {
+	Success      bool     `json:"success"`
+	Content      *content `json:"content,omitempty"`
+	BizErrorCode string   `json:"bizErrorCode"`
 }
 
-type zzdContent struct {
+type content struct {
 	Success         bool   `json:"success"`
 	Data            any    `json:"data,omitempty"`
 	RequestID       string `json:"requestId"`
@@ -450,7 +450,7 @@ type zzdContent struct {
 	BizErrorCode    string `json:"bizErrorCode"`
 }
 
-type zzdGatewayBody struct {
+type gatewayBody struct {
 	Success      bool   `json:"success"`
 	Code         string `json:"Code"`
 	Message      string `json:"Message"`
@@ -460,12 +460,12 @@ type zzdGatewayBody struct {
 	BizErrorCode string `json:"bizErrorCode"`
 }
 
-type zzdTokenData struct {
+type tokenData struct {
 	AccessToken string `json:"accessToken"`
 	ExpiresIn   int64  `json:"expiresIn"`
 }
 
-type zzdUserInfo struct {
+type userInfo struct {
 	AccountID    int64  `json:"accountId"`
 	LastName     string `json:"lastName"`
 	ClientID     string `json:"clientId"`
@@ -482,7 +482,7 @@ type zzdUserInfo struct {
 	Avatar       string `json:"avatar,omitempty"`
 }
 
-type zzdPositionOut struct {
+type positionOut struct {
 	MainJob                       bool   `json:"mainJob"`
 	GmtCreate                     string `json:"gmtCreate"`
 	EmployeeCode                  string `json:"employeeCode"`
@@ -504,7 +504,7 @@ type zzdPositionOut struct {
 	VisibilityIndicatorCode       string `json:"visibilityIndicatorCode"`
 }
 
-type zzdOrganizationOut struct {
+type organizationOut struct {
 	GmtCreate            string `json:"gmtCreate,omitempty"`
 	TypeName             string `json:"typeName"`
 	OrganizationName     string `json:"organizationName"`
@@ -520,7 +520,7 @@ type zzdOrganizationOut struct {
 	Leaf                 bool   `json:"leaf"`
 }
 
-type zzdEmployeeOut struct {
+type employeeOut struct {
 	EmployeeName           string `json:"employeeName"`
 	GmtCreate              string `json:"gmtCreate,omitempty"`
 	Status                 string `json:"status"`
@@ -533,6 +533,6 @@ type zzdEmployeeOut struct {
 	EmpPoliticalStatusCode string `json:"empPoliticalStatusCode"`
 }
 
-// zzdBadGatewayPage is what the gateway's front proxy (Tengine) answers when
+// badGatewayPage is what the gateway's front proxy (Tengine) answers when
 // the backend is down.
-const zzdBadGatewayPage = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n"
+const badGatewayPage = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n"

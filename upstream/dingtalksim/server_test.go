@@ -1,4 +1,4 @@
-package simulator
+package dingtalksim
 
 import (
 	"bytes"
@@ -17,69 +17,71 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dingoidc/dingoidc/upstream/simkit"
 )
 
 // Fixture values (testdata/dingtalk_*.json).
 const (
-	dtCorpA      = "ding5f3e2a7c9b1d4e60" // 杭州演示科技有限公司
-	dtCorpB      = "dingc4a81e7f2b96d035" // 宁波示例贸易有限公司
-	dtAppMain    = "ding1bq7up081o21ln27" // corp A, Contact.User.Read + mobile
-	dtSecMain    = "puyP6Ol_OB3lMGEWMhOthEds21k4rXtbErreyelRIZmqUuS85ATZQzQoHSqy0_bX"
-	dtAppNoPerm  = "dingsz8v39719yo1hmml" // corp A, no permissions
-	dtSecNoPerm  = "X4TfmiAczR-m9ZiDkECzvtWmUH80jz_SDC84mlruWzA2Nn5m-qzb2ppTar-XXQ34"
-	dtAppB       = "ding881rbh98ipm1y6lq" // corp B
-	dtSecB       = "vUgXvs_cb60Wy1h03OWGUfYoVaRNNv_aMgZpNakl1I7FhpdNJHYAmANxtq_scPde"
-	dtZhangsan   = "QY7vA9rRRxK4nQcn6zdha8MiEiE" // A member, admin
-	dtLisi       = "p0yR133svQVbWv5xwxwcpARiEiE" // A member "manager4521", no e-mails, no avatar
-	dtWangfang   = "gy1Qyfdeea0RTgWt8iHl62uiEiE" // A and B member
-	dtZhaoliu    = "x98Qkxy2A27F7ncYsAp71jziEiE" // A member, inactive
-	dtSunqi      = "EgEb0BWO7MdCQntBy8az9cDiEiE" // A external contact
-	dtLiuyang    = "IW2GN345Nf4tbREJallSSH5iEiE" // A member, two departments
-	dtChenxiao   = "jT5Q7669tp1gWzEFPWYJ2CfiEiE" // B member only
-	dtWushi      = "wcStM1PTr2q6y7fOUTj10i8iEiE" // in no corp
-	dtCallback   = "http://127.0.0.1:9999/callback/dingtalk"
-	dtTestPeople = 8
+	corpA      = "ding5f3e2a7c9b1d4e60" // 杭州演示科技有限公司
+	corpB      = "dingc4a81e7f2b96d035" // 宁波示例贸易有限公司
+	appMain    = "ding1bq7up081o21ln27" // corp A, Contact.User.Read + mobile
+	secMain    = "puyP6Ol_OB3lMGEWMhOthEds21k4rXtbErreyelRIZmqUuS85ATZQzQoHSqy0_bX"
+	appNoPerm  = "dingsz8v39719yo1hmml" // corp A, no permissions
+	secNoPerm  = "X4TfmiAczR-m9ZiDkECzvtWmUH80jz_SDC84mlruWzA2Nn5m-qzb2ppTar-XXQ34"
+	appB       = "ding881rbh98ipm1y6lq" // corp B
+	secB       = "vUgXvs_cb60Wy1h03OWGUfYoVaRNNv_aMgZpNakl1I7FhpdNJHYAmANxtq_scPde"
+	zhangsan   = "QY7vA9rRRxK4nQcn6zdha8MiEiE" // A member, admin
+	lisi       = "p0yR133svQVbWv5xwxwcpARiEiE" // A member "manager4521", no e-mails, no avatar
+	wangfang   = "gy1Qyfdeea0RTgWt8iHl62uiEiE" // A and B member
+	zhaoliu    = "x98Qkxy2A27F7ncYsAp71jziEiE" // A member, inactive
+	sunqi      = "EgEb0BWO7MdCQntBy8az9cDiEiE" // A external contact
+	liuyang    = "IW2GN345Nf4tbREJallSSH5iEiE" // A member, two departments
+	chenxiao   = "jT5Q7669tp1gWzEFPWYJ2CfiEiE" // B member only
+	wushi      = "wcStM1PTr2q6y7fOUTj10i8iEiE" // in no corp
+	callback   = "http://127.0.0.1:9999/callback/dingtalk"
+	testPeople = 8
 )
 
-// dtClock is an injected clock.
-type dtClock struct {
+// clock is an injected clock.
+type clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *dtClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
-func (c *dtClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// dtEnv is a simulator on an httptest server and a client that does not
+// env is a simulator on an httptest server and a client that does not
 // follow redirects.
-type dtEnv struct {
-	sim    *DingTalk
+type env struct {
+	sim    *Server
 	srv    *httptest.Server
 	client *http.Client
-	clock  *dtClock
+	clock  *clock
 }
 
-func newDTEnv(t *testing.T, edit func(*DingTalkOptions)) *dtEnv {
+func newEnv(t *testing.T, edit func(*Options)) *env {
 	t.Helper()
-	clock := &dtClock{t: time.Date(2024, 1, 1, 4, 0, 0, 0, time.UTC)}
-	opts := DingTalkOptions{Now: clock.Now}
+	clock := &clock{t: time.Date(2024, 1, 1, 4, 0, 0, 0, time.UTC)}
+	opts := Options{Now: clock.Now}
 	if edit != nil {
 		edit(&opts)
 	}
-	sim, err := NewDingTalk(opts)
+	sim, err := New(opts)
 	if err != nil {
-		t.Fatalf("NewDingTalk: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	client := srv.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &dtEnv{sim: sim, srv: srv, client: client, clock: clock}
+	return &env{sim: sim, srv: srv, client: client, clock: clock}
 }
 
 // do sends a request and returns the status, headers and body.
-func (e *dtEnv) do(t *testing.T, method, path string, hdr http.Header, body io.Reader) (int, http.Header, []byte) {
+func (e *env) do(t *testing.T, method, path string, hdr http.Header, body io.Reader) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, body)
 	if err != nil {
@@ -102,7 +104,7 @@ func (e *dtEnv) do(t *testing.T, method, path string, hdr http.Header, body io.R
 
 // json sends v as a JSON body (GET without body when v is nil) and decodes
 // a JSON object answer.
-func (e *dtEnv) json(t *testing.T, method, path string, hdr http.Header, v any) (int, map[string]any) {
+func (e *env) json(t *testing.T, method, path string, hdr http.Header, v any) (int, map[string]any) {
 	t.Helper()
 	var body io.Reader
 	if v != nil {
@@ -129,9 +131,9 @@ func (e *dtEnv) json(t *testing.T, method, path string, hdr http.Header, v any) 
 	return status, m
 }
 
-func dtAuthQuery(appKey, scope, state string) url.Values {
+func authQuery(appKey, scope, state string) url.Values {
 	return url.Values{
-		"redirect_uri":  {dtCallback},
+		"redirect_uri":  {callback},
 		"response_type": {"code"},
 		"client_id":     {appKey},
 		"scope":         {scope},
@@ -141,7 +143,7 @@ func dtAuthQuery(appKey, scope, state string) url.Values {
 }
 
 // scan "scans" as unionID and returns the code from the redirect.
-func (e *dtEnv) scan(t *testing.T, q url.Values, unionID string) string {
+func (e *env) scan(t *testing.T, q url.Values, unionID string) string {
 	t.Helper()
 	q2 := url.Values{}
 	for k, v := range q {
@@ -159,7 +161,7 @@ func (e *dtEnv) scan(t *testing.T, q url.Values, unionID string) string {
 	return loc.Query().Get("authCode")
 }
 
-func (e *dtEnv) exchange(t *testing.T, appKey, secret, code string) (int, map[string]any) {
+func (e *env) exchange(t *testing.T, appKey, secret, code string) (int, map[string]any) {
 	t.Helper()
 	return e.json(t, "POST", "/v1.0/oauth2/userAccessToken", nil, map[string]string{
 		"clientId": appKey, "clientSecret": secret, "code": code, "grantType": "authorization_code",
@@ -167,9 +169,9 @@ func (e *dtEnv) exchange(t *testing.T, appKey, secret, code string) (int, map[st
 }
 
 // login runs scan and exchange for the main app and returns the user token.
-func (e *dtEnv) login(t *testing.T, appKey, secret, unionID string) map[string]any {
+func (e *env) login(t *testing.T, appKey, secret, unionID string) map[string]any {
 	t.Helper()
-	code := e.scan(t, dtAuthQuery(appKey, "openid corpid", "s"), unionID)
+	code := e.scan(t, authQuery(appKey, "openid corpid", "s"), unionID)
 	status, m := e.exchange(t, appKey, secret, code)
 	if status != http.StatusOK {
 		t.Fatalf("exchange: %d %v", status, m)
@@ -177,7 +179,7 @@ func (e *dtEnv) login(t *testing.T, appKey, secret, unionID string) map[string]a
 	return m
 }
 
-func (e *dtEnv) usersMe(t *testing.T, token string) (int, map[string]any) {
+func (e *env) usersMe(t *testing.T, token string) (int, map[string]any) {
 	t.Helper()
 	hdr := http.Header{}
 	if token != "" {
@@ -186,7 +188,7 @@ func (e *dtEnv) usersMe(t *testing.T, token string) (int, map[string]any) {
 	return e.json(t, "GET", "/v1.0/contact/users/me", hdr, nil)
 }
 
-func (e *dtEnv) appToken(t *testing.T, appKey, secret string) string {
+func (e *env) appToken(t *testing.T, appKey, secret string) string {
 	t.Helper()
 	status, m := e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": appKey, "appSecret": secret})
 	if status != http.StatusOK {
@@ -196,7 +198,7 @@ func (e *dtEnv) appToken(t *testing.T, appKey, secret string) string {
 }
 
 // oapi posts body to an oapi path; the answer must be HTTP 200.
-func (e *dtEnv) oapi(t *testing.T, path, token string, body any) map[string]any {
+func (e *env) oapi(t *testing.T, path, token string, body any) map[string]any {
 	t.Helper()
 	status, m := e.json(t, "POST", path+"?access_token="+url.QueryEscape(token), nil, body)
 	if status != http.StatusOK {
@@ -208,11 +210,11 @@ func (e *dtEnv) oapi(t *testing.T, path, token string, body any) map[string]any 
 	return m
 }
 
-func dtErrcode(m map[string]any) string { return fmt.Sprint(m["errcode"]) }
+func errcode(m map[string]any) string { return fmt.Sprint(m["errcode"]) }
 
-func dtResult(t *testing.T, m map[string]any) map[string]any {
+func result(t *testing.T, m map[string]any) map[string]any {
 	t.Helper()
-	if dtErrcode(m) != "0" || m["errmsg"] != "ok" {
+	if errcode(m) != "0" || m["errmsg"] != "ok" {
 		t.Fatalf("want errcode 0, got %v", m)
 	}
 	r, ok := m["result"].(map[string]any)
@@ -236,13 +238,13 @@ func wantAPIError(t *testing.T, status int, m map[string]any, wantStatus int, wa
 	}
 }
 
-var dtScanLink = regexp.MustCompile(`<a href="([^"]+)" data-union-id="([^"]+)">`)
+var scanLink = regexp.MustCompile(`<a href="([^"]+)" data-union-id="([^"]+)">`)
 
 func TestDingTalkApproveFlow(t *testing.T) {
-	e := newDTEnv(t, nil)
-	q := dtAuthQuery(dtAppMain, "openid corpid", "st-42/+=")
-	q.Set("redirect_uri", dtCallback+"?forward_url=https%3A%2F%2Fapp.example%2F")
-	q.Set("corpId", dtCorpA)
+	e := newEnv(t, nil)
+	q := authQuery(appMain, "openid corpid", "st-42/+=")
+	q.Set("redirect_uri", callback+"?forward_url=https%3A%2F%2Fapp.example%2F")
+	q.Set("corpId", corpA)
 	status, h, body := e.do(t, "GET", "/oauth2/auth?"+q.Encode(), nil, nil)
 	if status != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 		t.Fatalf("QR page: %d %s", status, h.Get("Content-Type"))
@@ -257,15 +259,15 @@ func TestDingTalkApproveFlow(t *testing.T) {
 		t.Error("QR page loads external assets")
 	}
 	links := map[string]string{}
-	for _, m := range dtScanLink.FindAllStringSubmatch(page, -1) {
+	for _, m := range scanLink.FindAllStringSubmatch(page, -1) {
 		// Links are relative to /oauth2/auth, so the page works under a prefix.
 		links[m[2]] = strings.TrimPrefix(html.UnescapeString(m[1]), "..")
 	}
-	if len(links) != dtTestPeople {
-		t.Fatalf("QR page lists %d people, want %d", len(links), dtTestPeople)
+	if len(links) != testPeople {
+		t.Fatalf("QR page lists %d people, want %d", len(links), testPeople)
 	}
 
-	status, h, _ = e.do(t, "GET", links[dtZhangsan], nil, nil)
+	status, h, _ = e.do(t, "GET", links[zhangsan], nil, nil)
 	if status != http.StatusFound {
 		t.Fatalf("scan: status %d", status)
 	}
@@ -274,7 +276,7 @@ func TestDingTalkApproveFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := loc.Query()
-	if loc.Scheme+"://"+loc.Host+loc.Path != dtCallback {
+	if loc.Scheme+"://"+loc.Host+loc.Path != callback {
 		t.Errorf("redirected to %s", loc)
 	}
 	if got.Get("forward_url") != "https://app.example/" {
@@ -291,12 +293,12 @@ func TestDingTalkApproveFlow(t *testing.T) {
 		t.Errorf("want authCode then code: %s", loc.RawQuery)
 	}
 
-	status, m := e.exchange(t, dtAppMain, dtSecMain, code)
+	status, m := e.exchange(t, appMain, secMain, code)
 	if status != http.StatusOK {
 		t.Fatalf("exchange: %d %v", status, m)
 	}
-	if m["expireIn"] != json.Number("7200") || m["corpId"] != dtCorpA {
-		t.Errorf("token answer %v: want expireIn 7200, corpId %s", m, dtCorpA)
+	if m["expireIn"] != json.Number("7200") || m["corpId"] != corpA {
+		t.Errorf("token answer %v: want expireIn 7200, corpId %s", m, corpA)
 	}
 	if _, ok := m["expiresIn"]; ok {
 		t.Error("token answer says expiresIn, DingTalk says expireIn")
@@ -307,7 +309,7 @@ func TestDingTalkApproveFlow(t *testing.T) {
 		}
 	}
 	status, me := e.usersMe(t, m["accessToken"].(string))
-	if status != http.StatusOK || me["unionId"] != dtZhangsan {
+	if status != http.StatusOK || me["unionId"] != zhangsan {
 		t.Errorf("users/me: %d %v", status, me)
 	}
 }
@@ -317,22 +319,22 @@ func TestDingTalkTokenCorpID(t *testing.T) {
 		name, scope, corpID, person string
 		want                        string // "" = no corpId key
 	}{
-		{"scope without corpid", "openid", dtCorpA, dtZhangsan, ""},
-		{"app corp", "openid corpid", "", dtZhangsan, dtCorpA},
-		{"requested corp", "openid corpid", dtCorpB, dtWangfang, dtCorpB},
-		{"requested corp not theirs", "openid corpid", dtCorpB, dtZhangsan, dtCorpA},
-		{"only another corp", "openid corpid", "", dtChenxiao, dtCorpB},
-		{"external contact only", "openid corpid", "", dtSunqi, ""},
-		{"in no corp", "openid corpid", "", dtWushi, ""},
+		{"scope without corpid", "openid", corpA, zhangsan, ""},
+		{"app corp", "openid corpid", "", zhangsan, corpA},
+		{"requested corp", "openid corpid", corpB, wangfang, corpB},
+		{"requested corp not theirs", "openid corpid", corpB, zhangsan, corpA},
+		{"only another corp", "openid corpid", "", chenxiao, corpB},
+		{"external contact only", "openid corpid", "", sunqi, ""},
+		{"in no corp", "openid corpid", "", wushi, ""},
 	}
-	e := newDTEnv(t, nil)
+	e := newEnv(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := dtAuthQuery(dtAppMain, tt.scope, "s")
+			q := authQuery(appMain, tt.scope, "s")
 			if tt.corpID != "" {
 				q.Set("corpId", tt.corpID)
 			}
-			status, m := e.exchange(t, dtAppMain, dtSecMain, e.scan(t, q, tt.person))
+			status, m := e.exchange(t, appMain, secMain, e.scan(t, q, tt.person))
 			if status != http.StatusOK {
 				t.Fatalf("exchange: %d %v", status, m)
 			}
@@ -362,15 +364,15 @@ func TestDingTalkAuthPageErrors(t *testing.T) {
 		{"scope without openid", "/oauth2/auth", func(q url.Values) { q.Set("scope", "corpid") }, "invalidScope"},
 		{"scan to foreign domain", "/simulator/scan", func(q url.Values) {
 			q.Set("redirect_uri", "https://evil.example.com/cb")
-			q.Set("unionId", dtZhangsan)
+			q.Set("unionId", zhangsan)
 		}, "invalidRedirectUri"},
 		{"scan as nobody", "/simulator/scan", func(q url.Values) { q.Set("unionId", "nobody") }, "unknownPerson"},
 		{"cancel to foreign domain", "/simulator/cancel", func(q url.Values) { q.Set("redirect_uri", "https://evil.example.com/cb") }, "invalidRedirectUri"},
 	}
-	e := newDTEnv(t, func(o *DingTalkOptions) { o.AutoApprove = dtZhangsan })
+	e := newEnv(t, func(o *Options) { o.AutoApprove = zhangsan })
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := dtAuthQuery(dtAppMain, "openid", "s")
+			q := authQuery(appMain, "openid", "s")
 			tt.edit(q)
 			status, h, body := e.do(t, "GET", tt.path+"?"+q.Encode(), nil, nil)
 			if status != http.StatusOK || h.Get("Location") != "" {
@@ -385,7 +387,7 @@ func TestDingTalkAuthPageErrors(t *testing.T) {
 }
 
 func TestDingTalkRedirectDomains(t *testing.T) {
-	app := &DingTalkApp{RedirectDomains: []string{"sso.example.com", "127.0.0.1:8080", "https://Login.Example.org/x", "[::1]"}}
+	app := &App{RedirectDomains: []string{"sso.example.com", "127.0.0.1:8080", "https://Login.Example.org/x", "[::1]"}}
 	tests := []struct {
 		uri  string
 		want bool
@@ -404,15 +406,15 @@ func TestDingTalkRedirectDomains(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := dtDomainAllowed(app, u); got != tt.want {
+		if got := domainAllowed(app, u); got != tt.want {
 			t.Errorf("%s: allowed %v, want %v", tt.uri, got, tt.want)
 		}
 	}
 }
 
 func TestDingTalkCancel(t *testing.T) {
-	e := newDTEnv(t, nil)
-	status, h, _ := e.do(t, "GET", "/simulator/cancel?"+dtAuthQuery(dtAppMain, "openid", "xyz").Encode(), nil, nil)
+	e := newEnv(t, nil)
+	status, h, _ := e.do(t, "GET", "/simulator/cancel?"+authQuery(appMain, "openid", "xyz").Encode(), nil, nil)
 	if status != http.StatusFound {
 		t.Fatalf("status %d", status)
 	}
@@ -424,8 +426,8 @@ func TestDingTalkCancel(t *testing.T) {
 }
 
 func TestDingTalkAutoApprove(t *testing.T) {
-	e := newDTEnv(t, func(o *DingTalkOptions) { o.AutoApprove = dtLiuyang })
-	q := dtAuthQuery(dtAppMain, "openid corpid", "auto")
+	e := newEnv(t, func(o *Options) { o.AutoApprove = liuyang })
+	q := authQuery(appMain, "openid corpid", "auto")
 	status, h, _ := e.do(t, "GET", "/oauth2/auth?"+q.Encode(), nil, nil)
 	if status != http.StatusFound {
 		t.Fatalf("status %d, want an immediate 302", status)
@@ -434,11 +436,11 @@ func TestDingTalkAutoApprove(t *testing.T) {
 	if loc.Query().Get("state") != "auto" || loc.Query().Get("code") == "" {
 		t.Fatalf("redirect %s", loc)
 	}
-	status, m := e.exchange(t, dtAppMain, dtSecMain, loc.Query().Get("authCode"))
-	if status != http.StatusOK || m["corpId"] != dtCorpA {
+	status, m := e.exchange(t, appMain, secMain, loc.Query().Get("authCode"))
+	if status != http.StatusOK || m["corpId"] != corpA {
 		t.Fatalf("exchange: %d %v", status, m)
 	}
-	if _, me := e.usersMe(t, m["accessToken"].(string)); me["unionId"] != dtLiuyang {
+	if _, me := e.usersMe(t, m["accessToken"].(string)); me["unionId"] != liuyang {
 		t.Errorf("users/me %v, want 刘洋", me)
 	}
 }
@@ -447,49 +449,49 @@ func TestDingTalkUserAccessTokenErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		// body builds the request from a fresh code for the main app.
-		body       func(e *dtEnv, code string) any
+		body       func(e *env, code string) any
 		wantStatus int
 		wantCode   string
 	}{
-		{"wrong secret", func(_ *dtEnv, code string) any {
-			return map[string]string{"clientId": dtAppMain, "clientSecret": dtSecB, "code": code, "grantType": "authorization_code"}
+		{"wrong secret", func(_ *env, code string) any {
+			return map[string]string{"clientId": appMain, "clientSecret": secB, "code": code, "grantType": "authorization_code"}
 		}, 400, "invalidClientIdOrSecret"},
-		{"unknown client", func(_ *dtEnv, code string) any {
+		{"unknown client", func(_ *env, code string) any {
 			return map[string]string{"clientId": "dingnosuch", "clientSecret": "x", "code": code, "grantType": "authorization_code"}
 		}, 400, "invalidClientIdOrSecret"},
-		{"missing clientId", func(_ *dtEnv, code string) any {
-			return map[string]string{"clientSecret": dtSecMain, "code": code, "grantType": "authorization_code"}
+		{"missing clientId", func(_ *env, code string) any {
+			return map[string]string{"clientSecret": secMain, "code": code, "grantType": "authorization_code"}
 		}, 400, "MissingclientId"},
-		{"missing grantType", func(_ *dtEnv, code string) any {
-			return map[string]string{"clientId": dtAppMain, "clientSecret": dtSecMain, "code": code}
+		{"missing grantType", func(_ *env, code string) any {
+			return map[string]string{"clientId": appMain, "clientSecret": secMain, "code": code}
 		}, 400, "MissinggrantType"},
-		{"unknown grantType", func(_ *dtEnv, code string) any {
-			return map[string]string{"clientId": dtAppMain, "clientSecret": dtSecMain, "code": code, "grantType": "password"}
+		{"unknown grantType", func(_ *env, code string) any {
+			return map[string]string{"clientId": appMain, "clientSecret": secMain, "code": code, "grantType": "password"}
 		}, 400, "invalidGrantType"},
-		{"not JSON", func(_ *dtEnv, code string) any { return json.RawMessage(`"code=` + code + `"`) }, 400, "InvalidParameter"},
-		{"unknown code", func(_ *dtEnv, _ string) any {
-			return map[string]string{"clientId": dtAppMain, "clientSecret": dtSecMain, "code": "0123456789abcdef0123456789abcdef", "grantType": "authorization_code"}
+		{"not JSON", func(_ *env, code string) any { return json.RawMessage(`"code=` + code + `"`) }, 400, "InvalidParameter"},
+		{"unknown code", func(_ *env, _ string) any {
+			return map[string]string{"clientId": appMain, "clientSecret": secMain, "code": "0123456789abcdef0123456789abcdef", "grantType": "authorization_code"}
 		}, 400, "invalidAuthCode"},
-		{"empty code", func(_ *dtEnv, _ string) any {
-			return map[string]string{"clientId": dtAppMain, "clientSecret": dtSecMain, "grantType": "authorization_code"}
+		{"empty code", func(_ *env, _ string) any {
+			return map[string]string{"clientId": appMain, "clientSecret": secMain, "grantType": "authorization_code"}
 		}, 400, "invalidAuthCode"},
-		{"code used twice", func(e *dtEnv, code string) any {
-			return map[string]string{"clientId": dtAppMain, "clientSecret": dtSecMain, "code": code, "grantType": "authorization_code"}
+		{"code used twice", func(e *env, code string) any {
+			return map[string]string{"clientId": appMain, "clientSecret": secMain, "code": code, "grantType": "authorization_code"}
 		}, 400, "invalidAuthCode"},
-		{"code expired", func(e *dtEnv, code string) any {
+		{"code expired", func(e *env, code string) any {
 			e.clock.Advance(5*time.Minute + time.Second)
-			return map[string]string{"clientId": dtAppMain, "clientSecret": dtSecMain, "code": code, "grantType": "authorization_code"}
+			return map[string]string{"clientId": appMain, "clientSecret": secMain, "code": code, "grantType": "authorization_code"}
 		}, 400, "invalidAuthCode"},
-		{"another app's code", func(_ *dtEnv, code string) any {
-			return map[string]string{"clientId": dtAppNoPerm, "clientSecret": dtSecNoPerm, "code": code, "grantType": "authorization_code"}
+		{"another app's code", func(_ *env, code string) any {
+			return map[string]string{"clientId": appNoPerm, "clientSecret": secNoPerm, "code": code, "grantType": "authorization_code"}
 		}, 400, "invalidAuthCode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newDTEnv(t, nil)
-			code := e.scan(t, dtAuthQuery(dtAppMain, "openid", "s"), dtZhangsan)
+			e := newEnv(t, nil)
+			code := e.scan(t, authQuery(appMain, "openid", "s"), zhangsan)
 			if tt.name == "code used twice" {
-				if status, m := e.exchange(t, dtAppMain, dtSecMain, code); status != http.StatusOK {
+				if status, m := e.exchange(t, appMain, secMain, code); status != http.StatusOK {
 					t.Fatalf("first exchange: %d %v", status, m)
 				}
 			}
@@ -500,15 +502,15 @@ func TestDingTalkUserAccessTokenErrors(t *testing.T) {
 }
 
 func TestDingTalkCodeJustBeforeExpiry(t *testing.T) {
-	e := newDTEnv(t, func(o *DingTalkOptions) { o.CodeTTL = time.Minute })
-	code := e.scan(t, dtAuthQuery(dtAppMain, "openid", "s"), dtZhangsan)
+	e := newEnv(t, func(o *Options) { o.CodeTTL = time.Minute })
+	code := e.scan(t, authQuery(appMain, "openid", "s"), zhangsan)
 	e.clock.Advance(time.Minute - time.Second)
-	if status, m := e.exchange(t, dtAppMain, dtSecMain, code); status != http.StatusOK {
+	if status, m := e.exchange(t, appMain, secMain, code); status != http.StatusOK {
 		t.Fatalf("exchange within CodeTTL: %d %v", status, m)
 	}
-	code = e.scan(t, dtAuthQuery(dtAppMain, "openid", "s"), dtZhangsan)
+	code = e.scan(t, authQuery(appMain, "openid", "s"), zhangsan)
 	e.clock.Advance(time.Minute)
-	status, m := e.exchange(t, dtAppMain, dtSecMain, code)
+	status, m := e.exchange(t, appMain, secMain, code)
 	wantAPIError(t, status, m, 400, "invalidAuthCode")
 }
 
@@ -523,30 +525,30 @@ func TestDingTalkUsersMe(t *testing.T) {
 		wantCode   string         // error code
 		want       map[string]any // exact success answer
 	}{
-		{name: "full profile", app: dtAppMain, sec: dtSecMain, person: dtZhangsan, wantStatus: 200, want: map[string]any{
+		{name: "full profile", app: appMain, sec: secMain, person: zhangsan, wantStatus: 200, want: map[string]any{
 			"nick": "张三", "avatarUrl": "https://static-legacy.dingtalk.com/media/lADPD2eDSimulator01_240_240.jpg",
 			"mobile": "13800138001", "stateCode": "86", "openId": "BS3w5ogvKNhoNokGPHtfpi8iEiE",
-			"unionId": dtZhangsan, "email": "zhangsan@163.com",
+			"unionId": zhangsan, "email": "zhangsan@163.com",
 		}},
-		{name: "no email or avatar", app: dtAppMain, sec: dtSecMain, person: dtLisi, wantStatus: 200, want: map[string]any{
-			"nick": "四哥", "mobile": "13800138002", "stateCode": "86", "openId": "fJq77iqsufFgkrXniKtDVBGiEiE", "unionId": dtLisi,
+		{name: "no email or avatar", app: appMain, sec: secMain, person: lisi, wantStatus: 200, want: map[string]any{
+			"nick": "四哥", "mobile": "13800138002", "stateCode": "86", "openId": "fJq77iqsufFgkrXniKtDVBGiEiE", "unionId": lisi,
 		}},
-		{name: "outsider", app: dtAppMain, sec: dtSecMain, person: dtWushi, wantStatus: 200, want: map[string]any{
+		{name: "outsider", app: appMain, sec: secMain, person: wushi, wantStatus: 200, want: map[string]any{
 			"nick": "吴十", "mobile": "18800188008", "stateCode": "86", "openId": "z0aRxxhHPvgF19FFxNJsum7iEiE",
-			"unionId": dtWushi, "email": "wushi@gmail.com",
+			"unionId": wushi, "email": "wushi@gmail.com",
 		}},
-		{name: "missing header", app: dtAppMain, sec: dtSecMain, person: dtZhangsan,
+		{name: "missing header", app: appMain, sec: secMain, person: zhangsan,
 			token: func(string) string { return "" }, wantStatus: 400, wantCode: "AuthenticationFailed.MissingParameter"},
-		{name: "bad token", app: dtAppMain, sec: dtSecMain, person: dtZhangsan,
+		{name: "bad token", app: appMain, sec: secMain, person: zhangsan,
 			token: func(string) string { return "0123456789abcdef0123456789abcdef" }, wantStatus: 400, wantCode: "InvalidAuthentication"},
-		{name: "expired token", app: dtAppMain, sec: dtSecMain, person: dtZhangsan,
+		{name: "expired token", app: appMain, sec: secMain, person: zhangsan,
 			advance: 7200 * time.Second, wantStatus: 400, wantCode: "InvalidAuthentication"},
-		{name: "app without Contact.User.Read", app: dtAppNoPerm, sec: dtSecNoPerm, person: dtZhangsan,
+		{name: "app without Contact.User.Read", app: appNoPerm, sec: secNoPerm, person: zhangsan,
 			wantStatus: 403, wantCode: "Forbidden.AccessDenied.AccessTokenPermissionDenied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newDTEnv(t, nil)
+			e := newEnv(t, nil)
 			tok := e.login(t, tt.app, tt.sec, tt.person)["accessToken"].(string)
 			if tt.token != nil {
 				tok = tt.token(tok)
@@ -571,55 +573,55 @@ func TestDingTalkUsersMe(t *testing.T) {
 }
 
 func TestDingTalkUsersMeWithoutMobilePermission(t *testing.T) {
-	fx, err := DingTalkFixture()
+	fx, err := Fixture()
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := fx.Apps[dtAppMain]
+	a := fx.Apps[appMain]
 	a.Permissions = []string{"Contact.User.Read"}
-	fx.Apps[dtAppMain] = a
-	e := newDTEnv(t, func(o *DingTalkOptions) { o.Apps = fx.Apps })
-	_, me := e.usersMe(t, e.login(t, dtAppMain, dtSecMain, dtZhangsan)["accessToken"].(string))
-	if _, ok := me["mobile"]; ok || me["unionId"] != dtZhangsan {
+	fx.Apps[appMain] = a
+	e := newEnv(t, func(o *Options) { o.Apps = fx.Apps })
+	_, me := e.usersMe(t, e.login(t, appMain, secMain, zhangsan)["accessToken"].(string))
+	if _, ok := me["mobile"]; ok || me["unionId"] != zhangsan {
 		t.Errorf("users/me %v: want no mobile without Contact.User.mobile", me)
 	}
 }
 
 func TestDingTalkAppAccessToken(t *testing.T) {
-	e := newDTEnv(t, nil)
-	status, m := e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": dtAppMain, "appSecret": dtSecMain})
+	e := newEnv(t, nil)
+	status, m := e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": appMain, "appSecret": secMain})
 	if status != 200 || m["expireIn"] != json.Number("7200") || len(m) != 2 {
 		t.Fatalf("accessToken: %d %v", status, m)
 	}
 	tok := m["accessToken"].(string)
 
 	// The oapi host's gettoken issues (and renews) the same token.
-	status, g := e.json(t, "GET", "/gettoken?appkey="+dtAppMain+"&appsecret="+url.QueryEscape(dtSecMain), nil, nil)
-	if status != 200 || dtErrcode(g) != "0" || g["access_token"] != tok || g["expires_in"] != json.Number("7200") {
+	status, g := e.json(t, "GET", "/gettoken?appkey="+appMain+"&appsecret="+url.QueryEscape(secMain), nil, nil)
+	if status != 200 || errcode(g) != "0" || g["access_token"] != tok || g["expires_in"] != json.Number("7200") {
 		t.Fatalf("gettoken: %d %v, want token %s", status, g, tok)
 	}
 	e.clock.Advance(7000 * time.Second)
-	if again := e.appToken(t, dtAppMain, dtSecMain); again != tok {
+	if again := e.appToken(t, appMain, secMain); again != tok {
 		t.Errorf("repeat call within the lifetime: new token")
 	}
 	e.clock.Advance(7199 * time.Second) // renewed at 7000 s: still alive
-	if r := dtResult(t, e.oapi(t, "/topapi/user/getbyunionid", tok, map[string]string{"unionid": dtZhangsan})); r["userid"] != "zhangsan" {
+	if r := result(t, e.oapi(t, "/topapi/user/getbyunionid", tok, map[string]string{"unionid": zhangsan})); r["userid"] != "zhangsan" {
 		t.Errorf("renewed token: %v", r)
 	}
 	e.clock.Advance(time.Second)
-	if m := e.oapi(t, "/topapi/user/getbyunionid", tok, map[string]string{"unionid": dtZhangsan}); dtErrcode(m) != "88" {
+	if m := e.oapi(t, "/topapi/user/getbyunionid", tok, map[string]string{"unionid": zhangsan}); errcode(m) != "88" {
 		t.Errorf("expired app token: %v", m)
 	}
-	if again := e.appToken(t, dtAppMain, dtSecMain); again == tok {
+	if again := e.appToken(t, appMain, secMain); again == tok {
 		t.Error("after expiry: the same token")
 	}
 
-	status, m = e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": dtAppMain, "appSecret": "wrong"})
+	status, m = e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": appMain, "appSecret": "wrong"})
 	wantAPIError(t, status, m, 400, "invalidClientIdOrSecret")
-	status, m = e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": dtAppMain})
+	status, m = e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": appMain})
 	wantAPIError(t, status, m, 400, "MissingappSecret")
-	status, g = e.json(t, "GET", "/gettoken?appkey="+dtAppMain+"&appsecret=wrong", nil, nil)
-	if status != 200 || dtErrcode(g) != "40096" || g["errmsg"] == "" {
+	status, g = e.json(t, "GET", "/gettoken?appkey="+appMain+"&appsecret=wrong", nil, nil)
+	if status != 200 || errcode(g) != "40096" || g["errmsg"] == "" {
 		t.Errorf("gettoken with a bad secret: %d %v", status, g)
 	}
 }
@@ -632,22 +634,22 @@ func TestDingTalkGetByUnionID(t *testing.T) {
 		wantUserID     string
 		wantType       string
 	}{
-		{"member", dtAppMain, dtSecMain, map[string]string{"unionid": dtZhangsan}, "0", "zhangsan", "0"},
-		{"member with numeric-ish userid", dtAppMain, dtSecMain, map[string]string{"unionid": dtLisi}, "0", "manager4521", "0"},
-		{"inactive member", dtAppMain, dtSecMain, map[string]string{"unionid": dtZhaoliu}, "0", "zhaoliu", "0"},
-		{"external contact", dtAppMain, dtSecMain, map[string]string{"unionid": dtSunqi}, "0", "sunqi7031", "1"},
-		{"in another corp only", dtAppMain, dtSecMain, map[string]string{"unionid": dtChenxiao}, "60121", "", ""},
-		{"in no corp", dtAppMain, dtSecMain, map[string]string{"unionid": dtWushi}, "60121", "", ""},
-		{"unknown unionid", dtAppMain, dtSecMain, map[string]string{"unionid": "nobody"}, "60121", "", ""},
-		{"missing unionid", dtAppMain, dtSecMain, map[string]string{}, "40035", "", ""},
-		{"corp B app", dtAppB, dtSecB, map[string]string{"unionid": dtWangfang}, "0", "wangfang", "0"},
-		{"corp B app, A member", dtAppB, dtSecB, map[string]string{"unionid": dtZhangsan}, "60121", "", ""},
+		{"member", appMain, secMain, map[string]string{"unionid": zhangsan}, "0", "zhangsan", "0"},
+		{"member with numeric-ish userid", appMain, secMain, map[string]string{"unionid": lisi}, "0", "manager4521", "0"},
+		{"inactive member", appMain, secMain, map[string]string{"unionid": zhaoliu}, "0", "zhaoliu", "0"},
+		{"external contact", appMain, secMain, map[string]string{"unionid": sunqi}, "0", "sunqi7031", "1"},
+		{"in another corp only", appMain, secMain, map[string]string{"unionid": chenxiao}, "60121", "", ""},
+		{"in no corp", appMain, secMain, map[string]string{"unionid": wushi}, "60121", "", ""},
+		{"unknown unionid", appMain, secMain, map[string]string{"unionid": "nobody"}, "60121", "", ""},
+		{"missing unionid", appMain, secMain, map[string]string{}, "40035", "", ""},
+		{"corp B app", appB, secB, map[string]string{"unionid": wangfang}, "0", "wangfang", "0"},
+		{"corp B app, A member", appB, secB, map[string]string{"unionid": zhangsan}, "60121", "", ""},
 	}
-	e := newDTEnv(t, nil)
+	e := newEnv(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := e.oapi(t, "/topapi/user/getbyunionid", e.appToken(t, tt.app, tt.sec), tt.body)
-			if dtErrcode(m) != tt.wantErrcode {
+			if errcode(m) != tt.wantErrcode {
 				t.Fatalf("got %v, want errcode %s", m, tt.wantErrcode)
 			}
 			if tt.wantErrcode != "0" {
@@ -656,7 +658,7 @@ func TestDingTalkGetByUnionID(t *testing.T) {
 				}
 				return
 			}
-			r := dtResult(t, m)
+			r := result(t, m)
 			if r["userid"] != tt.wantUserID || fmt.Sprint(r["contact_type"]) != tt.wantType || len(r) != 2 {
 				t.Errorf("result %v, want userid %s contact_type %s", r, tt.wantUserID, tt.wantType)
 			}
@@ -664,9 +666,9 @@ func TestDingTalkGetByUnionID(t *testing.T) {
 	}
 
 	t.Run("form body", func(t *testing.T) {
-		tok := e.appToken(t, dtAppMain, dtSecMain)
+		tok := e.appToken(t, appMain, secMain)
 		hdr := http.Header{"Content-Type": {"application/x-www-form-urlencoded;charset=utf-8"}}
-		status, _, b := e.do(t, "POST", "/topapi/user/getbyunionid?access_token="+tok, hdr, strings.NewReader("unionid="+dtLiuyang))
+		status, _, b := e.do(t, "POST", "/topapi/user/getbyunionid?access_token="+tok, hdr, strings.NewReader("unionid="+liuyang))
 		if status != 200 || !strings.Contains(string(b), `"userid":"liuyang"`) {
 			t.Errorf("form body: %d %s", status, b)
 		}
@@ -674,12 +676,12 @@ func TestDingTalkGetByUnionID(t *testing.T) {
 }
 
 func TestDingTalkUserGet(t *testing.T) {
-	e := newDTEnv(t, nil)
-	tokA, tokB := e.appToken(t, dtAppMain, dtSecMain), e.appToken(t, dtAppB, dtSecB)
+	e := newEnv(t, nil)
+	tokA, tokB := e.appToken(t, appMain, secMain), e.appToken(t, appB, secB)
 
-	r := dtResult(t, e.oapi(t, "/topapi/v2/user/get", tokA, map[string]string{"userid": "zhangsan", "language": "zh_CN"}))
+	r := result(t, e.oapi(t, "/topapi/v2/user/get", tokA, map[string]string{"userid": "zhangsan", "language": "zh_CN"}))
 	want := map[string]any{
-		"userid": "zhangsan", "unionid": dtZhangsan, "name": "张三",
+		"userid": "zhangsan", "unionid": zhangsan, "name": "张三",
 		"avatar": "https://static-legacy.dingtalk.com/media/lADPD2eDSimulator01_240_240.jpg",
 		"mobile": "13800138001", "state_code": "86", "email": "zhangsan@hzdemo.com.cn", "org_email": "zhangsan@hzdemo.com.cn",
 		"job_number": "HZ0001", "title": "研发工程师", "dept_id_list": []any{json.Number("3")},
@@ -720,7 +722,7 @@ func TestDingTalkUserGet(t *testing.T) {
 			}
 		}},
 		{"digits userid", tokA, map[string]string{"userid": "0158213560761164"}, "0", func(t *testing.T, r map[string]any) {
-			if r["unionid"] != dtWangfang || !reflect.DeepEqual(r["role_list"], []any{}) {
+			if r["unionid"] != wangfang || !reflect.DeepEqual(r["role_list"], []any{}) {
 				t.Errorf("%v", r)
 			}
 		}},
@@ -739,7 +741,7 @@ func TestDingTalkUserGet(t *testing.T) {
 		{"unknown", tokA, map[string]string{"userid": "nobody"}, "60121", nil},
 		{"missing userid", tokA, map[string]string{"language": "zh_CN"}, "40035", nil},
 		{"corp B record", tokB, map[string]string{"userid": "wangfang"}, "0", func(t *testing.T, r map[string]any) {
-			if r["unionid"] != dtWangfang || r["title"] != "兼职顾问" || r["job_number"] != "NB0107" {
+			if r["unionid"] != wangfang || r["title"] != "兼职顾问" || r["job_number"] != "NB0107" {
 				t.Errorf("%v", r)
 			}
 		}},
@@ -747,19 +749,19 @@ func TestDingTalkUserGet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := e.oapi(t, "/topapi/v2/user/get", tt.token, tt.body)
-			if dtErrcode(m) != tt.wantErrcode {
+			if errcode(m) != tt.wantErrcode {
 				t.Fatalf("got %v, want errcode %s", m, tt.wantErrcode)
 			}
 			if tt.check != nil {
-				tt.check(t, dtResult(t, m))
+				tt.check(t, result(t, m))
 			}
 		})
 	}
 }
 
 func TestDingTalkDepartmentGet(t *testing.T) {
-	e := newDTEnv(t, nil)
-	tokA, tokB := e.appToken(t, dtAppMain, dtSecMain), e.appToken(t, dtAppB, dtSecB)
+	e := newEnv(t, nil)
+	tokA, tokB := e.appToken(t, appMain, secMain), e.appToken(t, appB, secB)
 	tests := []struct {
 		name, token  string
 		body         any
@@ -779,13 +781,13 @@ func TestDingTalkDepartmentGet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := e.oapi(t, "/topapi/v2/department/get", tt.token, tt.body)
-			if dtErrcode(m) != tt.wantErrcode {
+			if errcode(m) != tt.wantErrcode {
 				t.Fatalf("got %v, want errcode %s", m, tt.wantErrcode)
 			}
 			if tt.wantErrcode != "0" {
 				return
 			}
-			r := dtResult(t, m)
+			r := result(t, m)
 			p, ok := r["parent_id"]
 			if r["name"] != tt.wantName || tt.wantParentID == "" && ok || tt.wantParentID != "" && fmt.Sprint(p) != tt.wantParentID {
 				t.Errorf("result %v, want name %s parent %q", r, tt.wantName, tt.wantParentID)
@@ -798,8 +800,8 @@ func TestDingTalkDepartmentGet(t *testing.T) {
 }
 
 func TestDingTalkBadAppToken(t *testing.T) {
-	e := newDTEnv(t, nil)
-	userTok := e.login(t, dtAppMain, dtSecMain, dtZhangsan)["accessToken"].(string)
+	e := newEnv(t, nil)
+	userTok := e.login(t, appMain, secMain, zhangsan)["accessToken"].(string)
 	paths := []string{"/topapi/user/getbyunionid", "/topapi/v2/user/get", "/topapi/v2/department/get", "/topapi/v2/user/getuserinfo"}
 	tokens := map[string]string{
 		"missing":                 "",
@@ -809,8 +811,8 @@ func TestDingTalkBadAppToken(t *testing.T) {
 	for _, p := range paths {
 		for name, tok := range tokens {
 			t.Run(p+"/"+name, func(t *testing.T) {
-				m := e.oapi(t, p, tok, map[string]any{"unionid": dtZhangsan, "userid": "zhangsan", "dept_id": 1, "code": "x"})
-				if dtErrcode(m) != "88" || m["sub_code"] != "40014" || m["sub_msg"] == "" || m["errmsg"] == "" {
+				m := e.oapi(t, p, tok, map[string]any{"unionid": zhangsan, "userid": "zhangsan", "dept_id": 1, "code": "x"})
+				if errcode(m) != "88" || m["sub_code"] != "40014" || m["sub_msg"] == "" || m["errmsg"] == "" {
 					t.Errorf("got %v, want errcode 88 sub_code 40014", m)
 				}
 			})
@@ -819,8 +821,8 @@ func TestDingTalkBadAppToken(t *testing.T) {
 }
 
 func TestDingTalkRefreshToken(t *testing.T) {
-	e := newDTEnv(t, nil)
-	first := e.login(t, dtAppMain, dtSecMain, dtWangfang)
+	e := newEnv(t, nil)
+	first := e.login(t, appMain, secMain, wangfang)
 	refresh := func(appKey, secret, tok string) (int, map[string]any) {
 		return e.json(t, "POST", "/v1.0/oauth2/userAccessToken", nil, map[string]string{
 			"clientId": appKey, "clientSecret": secret, "refreshToken": tok, "grantType": "refresh_token",
@@ -830,11 +832,11 @@ func TestDingTalkRefreshToken(t *testing.T) {
 	if status, _ := e.usersMe(t, first["accessToken"].(string)); status != 400 {
 		t.Fatalf("expired access token: %d", status)
 	}
-	status, m := refresh(dtAppMain, dtSecMain, first["refreshToken"].(string))
-	if status != 200 || m["expireIn"] != json.Number("7200") || m["corpId"] != dtCorpA || m["accessToken"] == first["accessToken"] || m["refreshToken"] == first["refreshToken"] {
+	status, m := refresh(appMain, secMain, first["refreshToken"].(string))
+	if status != 200 || m["expireIn"] != json.Number("7200") || m["corpId"] != corpA || m["accessToken"] == first["accessToken"] || m["refreshToken"] == first["refreshToken"] {
 		t.Fatalf("refresh: %d %v", status, m)
 	}
-	if status, me := e.usersMe(t, m["accessToken"].(string)); status != 200 || me["unionId"] != dtWangfang {
+	if status, me := e.usersMe(t, m["accessToken"].(string)); status != 200 || me["unionId"] != wangfang {
 		t.Errorf("users/me with the refreshed token: %d %v", status, me)
 	}
 
@@ -842,11 +844,11 @@ func TestDingTalkRefreshToken(t *testing.T) {
 		name, app, sec, tok string
 		advance             time.Duration
 	}{
-		{"used refresh token", dtAppMain, dtSecMain, first["refreshToken"].(string), 0},
-		{"another app", dtAppNoPerm, dtSecNoPerm, m["refreshToken"].(string), 0},
-		{"unknown", dtAppMain, dtSecMain, "0123456789abcdef0123456789abcdef", 0},
-		{"empty", dtAppMain, dtSecMain, "", 0},
-		{"expired after 30 days", dtAppMain, dtSecMain, m["refreshToken"].(string), 30 * 24 * time.Hour},
+		{"used refresh token", appMain, secMain, first["refreshToken"].(string), 0},
+		{"another app", appNoPerm, secNoPerm, m["refreshToken"].(string), 0},
+		{"unknown", appMain, secMain, "0123456789abcdef0123456789abcdef", 0},
+		{"empty", appMain, secMain, "", 0},
+		{"expired after 30 days", appMain, secMain, m["refreshToken"].(string), 30 * 24 * time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -855,13 +857,13 @@ func TestDingTalkRefreshToken(t *testing.T) {
 			wantAPIError(t, status, m, 400, "invalidRefreshToken")
 		})
 	}
-	status, m = refresh(dtAppMain, "wrong", "x")
+	status, m = refresh(appMain, "wrong", "x")
 	wantAPIError(t, status, m, 400, "invalidClientIdOrSecret")
 }
 
 func TestDingTalkInAppCode(t *testing.T) {
-	e := newDTEnv(t, nil)
-	tokA, tokB := e.appToken(t, dtAppMain, dtSecMain), e.appToken(t, dtAppB, dtSecB)
+	e := newEnv(t, nil)
+	tokA, tokB := e.appToken(t, appMain, secMain), e.appToken(t, appB, secB)
 	inapp := func(t *testing.T, corpID, unionID string) (int, map[string]any) {
 		t.Helper()
 		return e.json(t, "GET", "/simulator/inapp?"+url.Values{"corpId": {corpID}, "unionId": {unionID}}.Encode(), nil, nil)
@@ -881,9 +883,9 @@ func TestDingTalkInAppCode(t *testing.T) {
 	}
 
 	t.Run("admin", func(t *testing.T) {
-		c := code(t, dtCorpA, dtZhangsan)
-		r := dtResult(t, getuserinfo(t, tokA, c))
-		want := map[string]any{"userid": "zhangsan", "unionid": dtZhangsan, "name": "张三", "sys": true, "sys_level": json.Number("1"), "associated_unionid": ""}
+		c := code(t, corpA, zhangsan)
+		r := result(t, getuserinfo(t, tokA, c))
+		want := map[string]any{"userid": "zhangsan", "unionid": zhangsan, "name": "张三", "sys": true, "sys_level": json.Number("1"), "associated_unionid": ""}
 		for k, v := range want {
 			if !reflect.DeepEqual(r[k], v) {
 				t.Errorf("%s = %v, want %v", k, r[k], v)
@@ -892,44 +894,44 @@ func TestDingTalkInAppCode(t *testing.T) {
 		if d, _ := r["device_id"].(string); d == "" {
 			t.Error("no device_id")
 		}
-		if m := getuserinfo(t, tokA, c); dtErrcode(m) != "40078" {
+		if m := getuserinfo(t, tokA, c); errcode(m) != "40078" {
 			t.Errorf("second use: %v", m)
 		}
 	})
 	t.Run("sub-admin in corp B", func(t *testing.T) {
-		r := dtResult(t, getuserinfo(t, tokB, code(t, dtCorpB, dtChenxiao)))
+		r := result(t, getuserinfo(t, tokB, code(t, corpB, chenxiao)))
 		if r["userid"] != "chenxiao" || r["sys_level"] != json.Number("2") {
 			t.Errorf("%v", r)
 		}
 	})
 	t.Run("plain member", func(t *testing.T) {
-		r := dtResult(t, getuserinfo(t, tokA, code(t, dtCorpA, dtLisi)))
+		r := result(t, getuserinfo(t, tokA, code(t, corpA, lisi)))
 		if r["userid"] != "manager4521" || r["sys"] != false || r["sys_level"] != json.Number("0") {
 			t.Errorf("%v", r)
 		}
 	})
 	t.Run("expired", func(t *testing.T) {
-		c := code(t, dtCorpA, dtZhangsan)
+		c := code(t, corpA, zhangsan)
 		e.clock.Advance(5 * time.Minute)
-		if m := getuserinfo(t, e.appToken(t, dtAppMain, dtSecMain), c); dtErrcode(m) != "40078" {
+		if m := getuserinfo(t, e.appToken(t, appMain, secMain), c); errcode(m) != "40078" {
 			t.Errorf("%v", m)
 		}
 	})
 	t.Run("another corp's app", func(t *testing.T) {
-		c := code(t, dtCorpA, dtWangfang)
-		if m := getuserinfo(t, e.appToken(t, dtAppB, dtSecB), c); dtErrcode(m) != "40078" {
+		c := code(t, corpA, wangfang)
+		if m := getuserinfo(t, e.appToken(t, appB, secB), c); errcode(m) != "40078" {
 			t.Errorf("%v", m)
 		}
-		if r := dtResult(t, getuserinfo(t, e.appToken(t, dtAppMain, dtSecMain), c)); r["userid"] != "0158213560761164" {
+		if r := result(t, getuserinfo(t, e.appToken(t, appMain, secMain), c)); r["userid"] != "0158213560761164" {
 			t.Errorf("the right app after a wrong one: %v", r)
 		}
 	})
 	for _, tt := range []struct{ name, corp, person string }{
-		{"not a member", dtCorpA, dtWushi},
-		{"external contact", dtCorpA, dtSunqi},
-		{"member elsewhere", dtCorpA, dtChenxiao},
-		{"unknown corp", "dingnosuchcorp", dtZhangsan},
-		{"unknown person", dtCorpA, "nobody"},
+		{"not a member", corpA, wushi},
+		{"external contact", corpA, sunqi},
+		{"member elsewhere", corpA, chenxiao},
+		{"unknown corp", "dingnosuchcorp", zhangsan},
+		{"unknown person", corpA, "nobody"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, m := inapp(t, tt.corp, tt.person)
@@ -941,44 +943,43 @@ func TestDingTalkInAppCode(t *testing.T) {
 }
 
 func TestDingTalkFaults(t *testing.T) {
-	type env = dtEnv
 	tests := []struct {
 		name  string
-		setup func(*Faults)
+		setup func(*simkit.Faults)
 		check func(t *testing.T, e *env)
 	}{
-		{"expireCodes", func(f *Faults) { f.ExpireCodes(true) }, func(t *testing.T, e *env) {
-			code := e.scan(t, dtAuthQuery(dtAppMain, "openid", "s"), dtZhangsan)
-			status, m := e.exchange(t, dtAppMain, dtSecMain, code)
+		{"expireCodes", func(f *simkit.Faults) { f.ExpireCodes(true) }, func(t *testing.T, e *env) {
+			code := e.scan(t, authQuery(appMain, "openid", "s"), zhangsan)
+			status, m := e.exchange(t, appMain, secMain, code)
 			wantAPIError(t, status, m, 400, "invalidAuthCode")
-			_, ia := e.json(t, "GET", "/simulator/inapp?corpId="+dtCorpA+"&unionId="+dtZhangsan, nil, nil)
-			tok := e.appToken(t, dtAppMain, dtSecMain)
-			if m := e.oapi(t, "/topapi/v2/user/getuserinfo", tok, map[string]any{"code": ia["code"]}); dtErrcode(m) != "40078" {
+			_, ia := e.json(t, "GET", "/simulator/inapp?corpId="+corpA+"&unionId="+zhangsan, nil, nil)
+			tok := e.appToken(t, appMain, secMain)
+			if m := e.oapi(t, "/topapi/v2/user/getuserinfo", tok, map[string]any{"code": ia["code"]}); errcode(m) != "40078" {
 				t.Errorf("in-app code: %v", m)
 			}
 			e.sim.Faults().ExpireCodes(false)
-			if status, m := e.exchange(t, dtAppMain, dtSecMain, code); status != 200 {
+			if status, m := e.exchange(t, appMain, secMain, code); status != 200 {
 				t.Errorf("after the fault: %d %v", status, m)
 			}
 		}},
-		{"badAuth", func(f *Faults) {}, func(t *testing.T, e *env) {
-			tok := e.appToken(t, dtAppMain, dtSecMain)
-			code := e.scan(t, dtAuthQuery(dtAppMain, "openid", "s"), dtZhangsan)
+		{"badAuth", func(f *simkit.Faults) {}, func(t *testing.T, e *env) {
+			tok := e.appToken(t, appMain, secMain)
+			code := e.scan(t, authQuery(appMain, "openid", "s"), zhangsan)
 			e.sim.Faults().BadAuth(true)
-			status, m := e.exchange(t, dtAppMain, dtSecMain, code)
+			status, m := e.exchange(t, appMain, secMain, code)
 			wantAPIError(t, status, m, 400, "invalidClientIdOrSecret")
-			status, m = e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": dtAppMain, "appSecret": dtSecMain})
+			status, m = e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": appMain, "appSecret": secMain})
 			wantAPIError(t, status, m, 400, "invalidClientIdOrSecret")
-			if _, g := e.json(t, "GET", "/gettoken?appkey="+dtAppMain+"&appsecret="+url.QueryEscape(dtSecMain), nil, nil); dtErrcode(g) != "40096" {
+			if _, g := e.json(t, "GET", "/gettoken?appkey="+appMain+"&appsecret="+url.QueryEscape(secMain), nil, nil); errcode(g) != "40096" {
 				t.Errorf("gettoken: %v", g)
 			}
 			// Tokens already issued keep working, as with a rotated secret.
-			if r := dtResult(t, e.oapi(t, "/topapi/user/getbyunionid", tok, map[string]string{"unionid": dtZhangsan})); r["userid"] != "zhangsan" {
+			if r := result(t, e.oapi(t, "/topapi/user/getbyunionid", tok, map[string]string{"unionid": zhangsan})); r["userid"] != "zhangsan" {
 				t.Errorf("%v", r)
 			}
 		}},
-		{"serverError", func(f *Faults) { f.ServerError(true) }, func(t *testing.T, e *env) {
-			status, m := e.exchange(t, dtAppMain, dtSecMain, "x")
+		{"serverError", func(f *simkit.Faults) { f.ServerError(true) }, func(t *testing.T, e *env) {
+			status, m := e.exchange(t, appMain, secMain, "x")
 			wantAPIError(t, status, m, 500, "unknownError")
 			status, m = e.usersMe(t, "x")
 			wantAPIError(t, status, m, 500, "unknownError")
@@ -993,18 +994,18 @@ func TestDingTalkFaults(t *testing.T) {
 				}
 			}
 			// The pages keep working.
-			if status, _, _ := e.do(t, "GET", "/oauth2/auth?"+dtAuthQuery(dtAppMain, "openid", "s").Encode(), nil, nil); status != 200 {
+			if status, _, _ := e.do(t, "GET", "/oauth2/auth?"+authQuery(appMain, "openid", "s").Encode(), nil, nil); status != 200 {
 				t.Errorf("QR page: %d", status)
 			}
 		}},
-		{"delay", func(f *Faults) { f.Delay(80 * time.Millisecond) }, func(t *testing.T, e *env) {
+		{"delay", func(f *simkit.Faults) { f.Delay(80 * time.Millisecond) }, func(t *testing.T, e *env) {
 			start := time.Now()
-			status, m := e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": dtAppMain, "appSecret": dtSecMain})
+			status, m := e.json(t, "POST", "/v1.0/oauth2/accessToken", nil, map[string]string{"appKey": appMain, "appSecret": secMain})
 			if status != 200 || time.Since(start) < 80*time.Millisecond {
 				t.Errorf("api: %d %v after %v", status, m, time.Since(start))
 			}
 			start = time.Now()
-			e.oapi(t, "/topapi/user/getbyunionid", m["accessToken"].(string), map[string]string{"unionid": dtZhangsan})
+			e.oapi(t, "/topapi/user/getbyunionid", m["accessToken"].(string), map[string]string{"unionid": zhangsan})
 			if time.Since(start) < 80*time.Millisecond {
 				t.Errorf("oapi answered after %v", time.Since(start))
 			}
@@ -1021,10 +1022,10 @@ func TestDingTalkFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &Faults{}
-			e := newDTEnv(t, func(o *DingTalkOptions) { o.Faults = f })
+			f := &simkit.Faults{}
+			e := newEnv(t, func(o *Options) { o.Faults = f })
 			if e.sim.Faults() != f {
-				t.Fatal("Faults() is not the options' set")
+				t.Fatal("simkit.Faults() is not the options' set")
 			}
 			tt.setup(f)
 			tt.check(t, e)
@@ -1033,16 +1034,16 @@ func TestDingTalkFaults(t *testing.T) {
 }
 
 func TestDingTalkUnknownPath(t *testing.T) {
-	e := newDTEnv(t, nil)
+	e := newEnv(t, nil)
 	status, m := e.json(t, "GET", "/v1.0/contact/users/QY7vA9rRRxK4nQcn6zdha8MiEiE", nil, nil)
 	wantAPIError(t, status, m, 404, "InvalidAction.NotFound")
 }
 
 func TestDingTalkBoundedMemory(t *testing.T) {
-	e := newDTEnv(t, func(o *DingTalkOptions) { o.MaxEntries = 3 })
+	e := newEnv(t, func(o *Options) { o.MaxEntries = 3 })
 	var codes []string
 	for range 10 {
-		codes = append(codes, e.scan(t, dtAuthQuery(dtAppMain, "openid", "s"), dtZhangsan))
+		codes = append(codes, e.scan(t, authQuery(appMain, "openid", "s"), zhangsan))
 		e.clock.Advance(time.Second)
 	}
 	e.sim.mu.Lock()
@@ -1051,27 +1052,27 @@ func TestDingTalkBoundedMemory(t *testing.T) {
 	if n > 3 {
 		t.Errorf("%d codes kept, want at most 3", n)
 	}
-	if status, m := e.exchange(t, dtAppMain, dtSecMain, codes[0]); status != 400 {
+	if status, m := e.exchange(t, appMain, secMain, codes[0]); status != 400 {
 		t.Errorf("oldest code: %d %v, want forgotten", status, m)
 	}
-	if status, m := e.exchange(t, dtAppMain, dtSecMain, codes[9]); status != 200 {
+	if status, m := e.exchange(t, appMain, secMain, codes[9]); status != 200 {
 		t.Errorf("newest code: %d %v", status, m)
 	}
 }
 
 func TestDingTalkConcurrent(t *testing.T) {
-	e := newDTEnv(t, nil)
-	people := []string{dtZhangsan, dtLisi, dtWangfang, dtLiuyang, dtZhaoliu}
+	e := newEnv(t, nil)
+	people := []string{zhangsan, lisi, wangfang, liuyang, zhaoliu}
 	for i := range 20 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Parallel()
 			p := people[i%len(people)]
-			tok := e.login(t, dtAppMain, dtSecMain, p)["accessToken"].(string)
+			tok := e.login(t, appMain, secMain, p)["accessToken"].(string)
 			if status, me := e.usersMe(t, tok); status != 200 || me["unionId"] != p {
 				t.Errorf("users/me: %d %v", status, me)
 			}
-			app := e.appToken(t, dtAppMain, dtSecMain)
-			if m := e.oapi(t, "/topapi/user/getbyunionid", app, map[string]string{"unionid": p}); dtErrcode(m) != "0" {
+			app := e.appToken(t, appMain, secMain)
+			if m := e.oapi(t, "/topapi/user/getbyunionid", app, map[string]string{"unionid": p}); errcode(m) != "0" {
 				t.Errorf("getbyunionid: %v", m)
 			}
 		})
@@ -1079,7 +1080,7 @@ func TestDingTalkConcurrent(t *testing.T) {
 }
 
 func TestDingTalkFixture(t *testing.T) {
-	fx, err := DingTalkFixture()
+	fx, err := Fixture()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1105,24 +1106,24 @@ func TestDingTalkFixture(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("inactive, external, outsiders, multi-corp = %v, want %v", got, want)
 	}
-	if len(fx.People) != dtTestPeople || len(fx.Apps) != 3 || len(fx.Corps) != 2 {
+	if len(fx.People) != testPeople || len(fx.Apps) != 3 || len(fx.Corps) != 2 {
 		t.Errorf("%d people, %d apps, %d corps", len(fx.People), len(fx.Apps), len(fx.Corps))
 	}
-	if !slices.Contains(fx.Apps[dtAppMain].Permissions, "Contact.User.Read") || len(fx.Apps[dtAppNoPerm].Permissions) != 0 {
+	if !slices.Contains(fx.Apps[appMain].Permissions, "Contact.User.Read") || len(fx.Apps[appNoPerm].Permissions) != 0 {
 		t.Error("app permissions changed")
 	}
 	// A fresh copy each time.
 	fx.People[0].Nick = "changed"
-	fx2, _ := DingTalkFixture()
+	fx2, _ := Fixture()
 	if fx2.People[0].Nick == "changed" {
-		t.Error("DingTalkFixture shares its copy")
+		t.Error("Fixture shares its copy")
 	}
 }
 
 func TestDingTalkOptionsValidation(t *testing.T) {
-	fixture := func(t *testing.T) DingTalkOptions {
+	fixture := func(t *testing.T) Options {
 		t.Helper()
-		fx, err := DingTalkFixture()
+		fx, err := Fixture()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1130,38 +1131,38 @@ func TestDingTalkOptionsValidation(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		edit func(*DingTalkOptions)
+		edit func(*Options)
 		want []string // all in the error
 	}{
-		{"app in unknown corp", func(o *DingTalkOptions) {
-			o.Apps["dingx"] = DingTalkApp{AppSecret: "s", CorpID: "nope"}
+		{"app in unknown corp", func(o *Options) {
+			o.Apps["dingx"] = App{AppSecret: "s", CorpID: "nope"}
 		}, []string{`app "dingx": unknown corp "nope"`}},
-		{"several problems at once", func(o *DingTalkOptions) {
-			o.Apps["dingy"] = DingTalkApp{CorpID: dtCorpA}
-			o.People = append(o.People, DingTalkPerson{UnionID: dtZhangsan, OpenID: "o", Nick: "x"})
+		{"several problems at once", func(o *Options) {
+			o.Apps["dingy"] = App{CorpID: corpA}
+			o.People = append(o.People, Person{UnionID: zhangsan, OpenID: "o", Nick: "x"})
 			o.AutoApprove = "ghost"
 		}, []string{`app "dingy": empty AppSecret`, `unionId twice`, `AutoApprove: unknown unionId "ghost"`}},
-		{"member of unknown department", func(o *DingTalkOptions) {
-			o.People = append(o.People, DingTalkPerson{UnionID: "u1", OpenID: "o1", Nick: "n", Orgs: map[string]DingTalkMember{
-				dtCorpA: {UserID: "newbie", Name: "新人", DeptIDList: []int64{42}, ContactType: 2},
+		{"member of unknown department", func(o *Options) {
+			o.People = append(o.People, Person{UnionID: "u1", OpenID: "o1", Nick: "n", Orgs: map[string]Member{
+				corpA: {UserID: "newbie", Name: "新人", DeptIDList: []int64{42}, ContactType: 2},
 			}})
 		}, []string{"unknown department 42", "contact_type 2"}},
-		{"duplicate userid", func(o *DingTalkOptions) {
-			o.People = append(o.People, DingTalkPerson{UnionID: "u2", OpenID: "o2", Nick: "n", Orgs: map[string]DingTalkMember{
-				dtCorpA: {UserID: "zhangsan", Name: "张三二"},
+		{"duplicate userid", func(o *Options) {
+			o.People = append(o.People, Person{UnionID: "u2", OpenID: "o2", Nick: "n", Orgs: map[string]Member{
+				corpA: {UserID: "zhangsan", Name: "张三二"},
 			}})
 		}, []string{`userid "zhangsan" twice`}},
-		{"department cycle", func(o *DingTalkOptions) {
-			c := o.Corps[dtCorpB]
-			c.Departments = append(c.Departments, DingTalkDepartment{ID: 7, Name: "甲", ParentID: 8}, DingTalkDepartment{ID: 8, Name: "乙", ParentID: 7})
-			o.Corps[dtCorpB] = c
+		{"department cycle", func(o *Options) {
+			c := o.Corps[corpB]
+			c.Departments = append(c.Departments, Department{ID: 7, Name: "甲", ParentID: 8}, Department{ID: 8, Name: "乙", ParentID: 7})
+			o.Corps[corpB] = c
 		}, []string{"cycle"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := fixture(t)
 			tt.edit(&o)
-			_, err := NewDingTalk(o)
+			_, err := New(o)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -1174,10 +1175,10 @@ func TestDingTalkOptionsValidation(t *testing.T) {
 	}
 
 	t.Run("root department added", func(t *testing.T) {
-		sim, err := NewDingTalk(DingTalkOptions{
-			Apps:   map[string]DingTalkApp{"k": {AppSecret: "s", CorpID: "c"}},
-			Corps:  map[string]DingTalkCorp{"c": {Name: "小公司", Departments: []DingTalkDepartment{{ID: 2, Name: "部门", ParentID: 1}}}},
-			People: []DingTalkPerson{},
+		sim, err := New(Options{
+			Apps:   map[string]App{"k": {AppSecret: "s", CorpID: "c"}},
+			Corps:  map[string]Corp{"c": {Name: "小公司", Departments: []Department{{ID: 2, Name: "部门", ParentID: 1}}}},
+			People: []Person{},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -1189,9 +1190,9 @@ func TestDingTalkOptionsValidation(t *testing.T) {
 }
 
 func TestDingTalkScanByPost(t *testing.T) {
-	e := newDTEnv(t, nil)
-	form := dtAuthQuery(dtAppMain, "openid", "posted")
-	form.Set("unionId", dtLisi)
+	e := newEnv(t, nil)
+	form := authQuery(appMain, "openid", "posted")
+	form.Set("unionId", lisi)
 	hdr := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	status, h, _ := e.do(t, "POST", "/simulator/scan", hdr, strings.NewReader(form.Encode()))
 	if status != http.StatusFound {
@@ -1201,14 +1202,14 @@ func TestDingTalkScanByPost(t *testing.T) {
 	if loc.Query().Get("state") != "posted" {
 		t.Fatalf("redirect %s", loc)
 	}
-	if status, m := e.exchange(t, dtAppMain, dtSecMain, loc.Query().Get("code")); status != 200 {
+	if status, m := e.exchange(t, appMain, secMain, loc.Query().Get("code")); status != 200 {
 		t.Errorf("exchange: %d %v", status, m)
 	}
 }
 
 func TestDingTalkOAPIBadBody(t *testing.T) {
-	e := newDTEnv(t, nil)
-	tok := e.appToken(t, dtAppMain, dtSecMain)
+	e := newEnv(t, nil)
+	tok := e.appToken(t, appMain, secMain)
 	hdr := http.Header{"Content-Type": {"application/json"}}
 	status, _, b := e.do(t, "POST", "/topapi/user/getbyunionid?access_token="+tok, hdr, strings.NewReader(`{"unionid":`))
 	if status != 200 || !strings.Contains(string(b), `"errcode":40035`) {

@@ -1,8 +1,6 @@
-// Package simulator holds faithful simulators of dingoidc's upstreams
-// (浙政钉 / 专有钉钉 and DingTalk) as http.Handlers: the same paths, envelopes,
-// signatures and error codes as the real services (docs/UPSTREAMS.md), for
-// tests, dev mode, benchmarks and `dingoidc simulate`.
-package simulator
+// Package simkit holds what the upstream simulators (upstream/dingtalksim,
+// upstream/zzdsim) share: the fault knobs and the JSAPI stand-in script.
+package simkit
 
 import (
 	"sync"
@@ -31,8 +29,8 @@ func (f *Faults) Delay(d time.Duration) { f.mu.Lock(); f.delay = d; f.mu.Unlock(
 // ServerError makes every API call answer a 5xx.
 func (f *Faults) ServerError(on bool) { f.mu.Lock(); f.serverError = on; f.mu.Unlock() }
 
-// snapshot returns the current knobs.
-func (f *Faults) snapshot() (expireCodes, badAuth, serverError bool, delay time.Duration) {
+// Snapshot returns the current knobs.
+func (f *Faults) Snapshot() (expireCodes, badAuth, serverError bool, delay time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.expireCodes, f.badAuth, f.serverError, f.delay

@@ -1,4 +1,4 @@
-package simulator
+package zzdsim
 
 import (
 	"context"
@@ -19,77 +19,78 @@ import (
 	"time"
 
 	"github.com/dingoidc/dingoidc/upstream"
+	"github.com/dingoidc/dingoidc/upstream/simkit"
 	"github.com/dingoidc/dingoidc/upstream/zhezhengding"
 )
 
-// zzdTestTime is the clock of the signature test vectors.
-var zzdTestTime = time.Date(2024, 1, 1, 12, 0, 0, 0, zhezhengding.Shanghai())
+// testTime is the clock of the signature test vectors.
+var testTime = time.Date(2024, 1, 1, 12, 0, 0, 0, zhezhengding.Shanghai())
 
 const (
-	zzdAppCode     = "dingoidc_dingoa"
-	zzdKey         = "testkey" // the vectors' pair
-	zzdSecret      = "testsecret"
-	zzdInKey       = "dingoidc-InApp01"
-	zzdInSecret    = "Gg7MJ8dMkEqY6raDhRYSL0md3JVjARVBXEc49UEX"
-	zzdOtherCode   = "other_dingoa"
-	zzdOtherKey    = "other-Key00001"
-	zzdOtherSecret = "ybU4Bm7VMRFfHVs1PPthaQrTiIMcedk70A82eIhx"
-	zzdCallback    = "https://sso.example.gov.cn/callback"
+	appCode     = "dingoidc_dingoa"
+	key         = "testkey" // the vectors' pair
+	secret      = "testsecret"
+	inKey       = "dingoidc-InApp01"
+	inSecret    = "Gg7MJ8dMkEqY6raDhRYSL0md3JVjARVBXEc49UEX"
+	otherCode   = "other_dingoa"
+	otherKey    = "other-Key00001"
+	otherSecret = "ybU4Bm7VMRFfHVs1PPthaQrTiIMcedk70A82eIhx"
+	callback    = "https://sso.example.gov.cn/callback"
 
 	// Fixture accounts.
-	zzdZhangWei   = 71453920 // employee: a main and an adjunct position
-	zzdSuperAdmin = 100135   // no employeeCode
-	zzdYangLei    = 90331207 // with avatar
-	zzdLiuYang    = 82019102 // inactive employee record
+	zhangWei   = 71453920 // employee: a main and an adjunct position
+	superAdmin = 100135   // no employeeCode
+	yangLei    = 90331207 // with avatar
+	liuYang    = 82019102 // inactive employee record
 
-	zzdZhangWeiCode = "GE_15c0f83f6f32cd110ddd43eb2b4759e2"
+	zhangWeiCode = "GE_15c0f83f6f32cd110ddd43eb2b4759e2"
 )
 
 var (
-	zzdHex40RE = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	zzdTokenRE = regexp.MustCompile(`^app_[0-9a-f]{32}$`)
+	hex40RE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	tokenRE = regexp.MustCompile(`^app_[0-9a-f]{32}$`)
 )
 
-type zzdClock struct {
+type clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *zzdClock) Now() time.Time {
+func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *zzdClock) Add(d time.Duration) {
+func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
 
-type zzdEnv struct {
+type env struct {
 	t      *testing.T
-	sim    *Zhezhengding
+	sim    *Server
 	srv    *httptest.Server
-	clock  *zzdClock
-	faults *Faults
+	clock  *clock
+	faults *simkit.Faults
 
 	nonceSeq atomic.Uint32
 }
 
-// newZZDEnv serves a simulator with two apps (the first with an in-app
-// pair) on httptest, its clock at zzdTestTime.
-func newZZDEnv(t *testing.T, mutate ...func(*ZhezhengdingOptions)) *zzdEnv {
+// newEnv serves a simulator with two apps (the first with an in-app
+// pair) on httptest, its clock at testTime.
+func newEnv(t *testing.T, mutate ...func(*Options)) *env {
 	t.Helper()
-	e := &zzdEnv{t: t, clock: &zzdClock{t: zzdTestTime}, faults: new(Faults)}
-	opts := ZhezhengdingOptions{
-		Apps: map[string]ZhezhengdingApp{
-			zzdAppCode: {
-				AppKey: zzdKey, AppSecret: zzdSecret,
+	e := &env{t: t, clock: &clock{t: testTime}, faults: new(simkit.Faults)}
+	opts := Options{
+		Apps: map[string]App{
+			appCode: {
+				AppKey: key, AppSecret: secret,
 				CallbackDomains: []string{"SSO.example.gov.cn", "127.0.0.1:8080"},
-				InAppKey:        zzdInKey, InAppSecret: zzdInSecret,
+				InAppKey:        inKey, InAppSecret: inSecret,
 			},
-			zzdOtherCode: {AppKey: zzdOtherKey, AppSecret: zzdOtherSecret, CallbackDomains: []string{"https://other.example.gov.cn/"}},
+			otherCode: {AppKey: otherKey, AppSecret: otherSecret, CallbackDomains: []string{"https://other.example.gov.cn/"}},
 		},
 		Now:    e.clock.Now,
 		Faults: e.faults,
@@ -97,7 +98,7 @@ func newZZDEnv(t *testing.T, mutate ...func(*ZhezhengdingOptions)) *zzdEnv {
 	for _, m := range mutate {
 		m(&opts)
 	}
-	sim, err := NewZhezhengding(opts)
+	sim, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func newZZDEnv(t *testing.T, mutate ...func(*ZhezhengdingOptions)) *zzdEnv {
 
 // get fetches a login-host URL (relative to the server, or absolute)
 // without following redirects.
-func (e *zzdEnv) get(target string) (*http.Response, string) {
+func (e *env) get(target string) (*http.Response, string) {
 	e.t.Helper()
 	if strings.HasPrefix(target, "/") {
 		target = e.srv.URL + target
@@ -121,7 +122,7 @@ func (e *zzdEnv) get(target string) (*http.Response, string) {
 	return e.do(req)
 }
 
-func (e *zzdEnv) do(req *http.Request) (*http.Response, string) {
+func (e *env) do(req *http.Request) (*http.Response, string) {
 	e.t.Helper()
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := hc.Do(req)
@@ -136,8 +137,8 @@ func (e *zzdEnv) do(req *http.Request) (*http.Response, string) {
 	return resp, string(b)
 }
 
-// zzdReq is one API call; zero fields get working defaults.
-type zzdReq struct {
+// gatewayReq is one API call; zero fields get working defaults.
+type gatewayReq struct {
 	method, path string
 	params       url.Values
 	key, secret  string        // default the scan pair
@@ -149,8 +150,8 @@ type zzdReq struct {
 	ctx          context.Context
 }
 
-// zzdAns is any answer of the API host.
-type zzdAns struct {
+// ans is any answer of the API host.
+type ans struct {
 	status       int
 	raw          string
 	Success      bool   `json:"success"`
@@ -170,16 +171,16 @@ type zzdAns struct {
 	} `json:"content"`
 }
 
-func (e *zzdEnv) call(r zzdReq) zzdAns {
+func (e *env) call(r gatewayReq) ans {
 	e.t.Helper()
 	if r.method == "" {
 		r.method = http.MethodPost
 	}
 	if r.key == "" {
-		r.key = zzdKey
+		r.key = key
 	}
 	if r.secret == "" {
-		r.secret = zzdSecret
+		r.secret = secret
 	}
 	at := e.clock.Now().Add(r.skew)
 	if r.ts == "" {
@@ -222,7 +223,7 @@ func (e *zzdEnv) call(r zzdReq) zzdAns {
 		r.header(req.Header)
 	}
 	resp, raw := e.do(req)
-	a := zzdAns{status: resp.StatusCode, raw: raw}
+	a := ans{status: resp.StatusCode, raw: raw}
 	if resp.StatusCode == http.StatusOK {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/json;charset=UTF-8" {
 			e.t.Errorf("%s %s: Content-Type %q", r.method, r.path, ct)
@@ -235,7 +236,7 @@ func (e *zzdEnv) call(r zzdReq) zzdAns {
 }
 
 // ok checks a success envelope and decodes content.data into v.
-func (a zzdAns) ok(t *testing.T, v any) {
+func (a ans) ok(t *testing.T, v any) {
 	t.Helper()
 	if !a.Success || a.Content == nil || !a.Content.Success || a.Content.ResponseCode != "0" ||
 		a.Content.ResponseMessage != "OK" || a.Content.BizErrorCode != "0" || a.BizErrorCode != "0" || a.Content.RequestID == "" {
@@ -249,7 +250,7 @@ func (a zzdAns) ok(t *testing.T, v any) {
 }
 
 // biz checks a business error envelope.
-func (a zzdAns) biz(t *testing.T, code, msg string) {
+func (a ans) biz(t *testing.T, code, msg string) {
 	t.Helper()
 	if a.status != http.StatusOK || !a.Success || a.Content == nil || a.Content.Success ||
 		a.Content.ResponseCode != code || a.Content.BizErrorCode != code || a.BizErrorCode != code ||
@@ -260,7 +261,7 @@ func (a zzdAns) biz(t *testing.T, code, msg string) {
 
 // gateway checks a gateway error body: HTTP 200, the superset shape, no
 // content.
-func (a zzdAns) gateway(t *testing.T, code, msg string) {
+func (a ans) gateway(t *testing.T, code, msg string) {
 	t.Helper()
 	if a.status != http.StatusOK || a.Success || a.Content != nil || a.Code != code || a.Message != msg ||
 		a.ErrorCode != code || a.ErrorMsg != msg || a.BizErrorCode != code || a.RequestID == "" {
@@ -274,19 +275,19 @@ func (a zzdAns) gateway(t *testing.T, code, msg string) {
 }
 
 // token gets the app token of a pair.
-func (e *zzdEnv) token(key, secret string) string {
+func (e *env) token(key, secret string) string {
 	e.t.Helper()
 	var d struct {
 		AccessToken string `json:"accessToken"`
 	}
-	e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json", key: key, secret: secret}).ok(e.t, &d)
+	e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json", key: key, secret: secret}).ok(e.t, &d)
 	return d.AccessToken
 }
 
 // scan approves a full-page login of app as account and returns the code.
-func (e *zzdEnv) scan(app string, account int64) string {
+func (e *env) scan(app string, account int64) string {
 	e.t.Helper()
-	q := zzdAuthQuery(app, zzdCallback, "s1", false)
+	q := authQuery(app, callback, "s1", false)
 	q.Set("account", strconv.FormatInt(account, 10))
 	resp, body := e.get("/simulator/approve?" + q.Encode())
 	if resp.StatusCode != http.StatusFound {
@@ -297,12 +298,12 @@ func (e *zzdEnv) scan(app string, account int64) string {
 }
 
 // userByCode redeems a scan code with the scan pair.
-func (e *zzdEnv) userByCode(token, code string) zzdAns {
+func (e *env) userByCode(token, code string) ans {
 	e.t.Helper()
-	return e.call(zzdReq{path: "/rpc/oauth2/getuserinfo_bycode.json", params: url.Values{"access_token": {token}, "code": {code}}})
+	return e.call(gatewayReq{path: "/rpc/oauth2/getuserinfo_bycode.json", params: url.Values{"access_token": {token}, "code": {code}}})
 }
 
-func zzdAuthQuery(app, redirect, state string, embed bool) url.Values {
+func authQuery(app, redirect, state string, embed bool) url.Values {
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {app}, "redirect_uri": {redirect},
 		"scope": {"get_user_info"}, "authType": {"QRCODE"},
@@ -345,8 +346,8 @@ func TestZhezhengdingSignatureVectors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newZZDEnv(t) // fresh: the vectors share a nonce
-			a := e.call(zzdReq{method: tt.method, path: tt.path, params: tt.params, ts: ts, nonce: nonce, sig: tt.sig})
+			e := newEnv(t) // fresh: the vectors share a nonce
+			a := e.call(gatewayReq{method: tt.method, path: tt.path, params: tt.params, ts: ts, nonce: nonce, sig: tt.sig})
 			if tt.wantBiz != "" {
 				a.biz(t, tt.wantBiz, "应用accessToken失效或不存在")
 				return
@@ -355,7 +356,7 @@ func TestZhezhengdingSignatureVectors(t *testing.T) {
 				AccessToken string `json:"accessToken"`
 			}
 			a.ok(t, &d)
-			if !zzdTokenRE.MatchString(d.AccessToken) {
+			if !tokenRE.MatchString(d.AccessToken) {
 				t.Errorf("accessToken %q", d.AccessToken)
 			}
 		})
@@ -372,32 +373,32 @@ func TestZhezhengdingLogin(t *testing.T) {
 		wantPrefix   string // of the Location
 		wantState    string // "" when absent
 	}{
-		{name: "full page with state", query: zzdAuthQuery(zzdAppCode, zzdCallback, "st-1/ä", false), wantPrefix: zzdCallback + "?code=", wantState: "st-1/ä"},
-		{name: "full page without state", query: zzdAuthQuery(zzdAppCode, zzdCallback, "", false), wantPrefix: zzdCallback + "?code="},
-		{name: "callback with a query and a port", query: zzdAuthQuery(zzdAppCode, "http://127.0.0.1:8080/cb?x=1", "s", false), wantPrefix: "http://127.0.0.1:8080/cb?x=1&code=", wantState: "s"},
-		{name: "domain case-insensitive, any port", query: zzdAuthQuery(zzdAppCode, "https://sso.EXAMPLE.gov.cn:8443/cb", "s", false), wantPrefix: "https://sso.EXAMPLE.gov.cn:8443/cb?code=", wantState: "s"},
-		{name: "domain given as a URL", query: zzdAuthQuery(zzdOtherCode, "https://other.example.gov.cn/cb", "s", false), wantPrefix: "https://other.example.gov.cn/cb?code=", wantState: "s"},
-		{name: "embedded with state", query: zzdAuthQuery(zzdAppCode, zzdCallback, "st-2", true), embed: true, wantState: "st-2"},
-		{name: "embedded without state", query: zzdAuthQuery(zzdAppCode, zzdCallback, "", true), embed: true},
-		{name: "auto-approve full page", query: zzdAuthQuery(zzdAppCode, zzdCallback, "st-3", false), autoApprove: zzdZhangWei, wantPrefix: zzdCallback + "?code=", wantState: "st-3"},
-		{name: "auto-approve embedded", query: zzdAuthQuery(zzdAppCode, zzdCallback, "st-4", true), autoApprove: zzdZhangWei, embed: true, wantState: "st-4"},
-		{name: "unknown app", query: zzdAuthQuery("nobody_dingoa", zzdCallback, "s", false), noPermission: true},
-		{name: "app key instead of app code", query: zzdAuthQuery(zzdKey, zzdCallback, "s", false), noPermission: true},
-		{name: "foreign redirect domain", query: zzdAuthQuery(zzdAppCode, "https://evil.example.com/cb", "s", false), noPermission: true},
-		{name: "subdomain of a callback domain", query: zzdAuthQuery(zzdAppCode, "https://x.sso.example.gov.cn/cb", "s", false), noPermission: true},
-		{name: "another app's domain", query: zzdAuthQuery(zzdAppCode, "https://other.example.gov.cn/cb", "s", false), noPermission: true},
-		{name: "wrong port of a host:port domain", query: zzdAuthQuery(zzdAppCode, "http://127.0.0.1:9999/cb", "s", false), noPermission: true},
-		{name: "non-http redirect", query: zzdAuthQuery(zzdAppCode, "javascript://sso.example.gov.cn/%0aalert(1)", "s", false), noPermission: true},
+		{name: "full page with state", query: authQuery(appCode, callback, "st-1/ä", false), wantPrefix: callback + "?code=", wantState: "st-1/ä"},
+		{name: "full page without state", query: authQuery(appCode, callback, "", false), wantPrefix: callback + "?code="},
+		{name: "callback with a query and a port", query: authQuery(appCode, "http://127.0.0.1:8080/cb?x=1", "s", false), wantPrefix: "http://127.0.0.1:8080/cb?x=1&code=", wantState: "s"},
+		{name: "domain case-insensitive, any port", query: authQuery(appCode, "https://sso.EXAMPLE.gov.cn:8443/cb", "s", false), wantPrefix: "https://sso.EXAMPLE.gov.cn:8443/cb?code=", wantState: "s"},
+		{name: "domain given as a URL", query: authQuery(otherCode, "https://other.example.gov.cn/cb", "s", false), wantPrefix: "https://other.example.gov.cn/cb?code=", wantState: "s"},
+		{name: "embedded with state", query: authQuery(appCode, callback, "st-2", true), embed: true, wantState: "st-2"},
+		{name: "embedded without state", query: authQuery(appCode, callback, "", true), embed: true},
+		{name: "auto-approve full page", query: authQuery(appCode, callback, "st-3", false), autoApprove: zhangWei, wantPrefix: callback + "?code=", wantState: "st-3"},
+		{name: "auto-approve embedded", query: authQuery(appCode, callback, "st-4", true), autoApprove: zhangWei, embed: true, wantState: "st-4"},
+		{name: "unknown app", query: authQuery("nobody_dingoa", callback, "s", false), noPermission: true},
+		{name: "app key instead of app code", query: authQuery(key, callback, "s", false), noPermission: true},
+		{name: "foreign redirect domain", query: authQuery(appCode, "https://evil.example.com/cb", "s", false), noPermission: true},
+		{name: "subdomain of a callback domain", query: authQuery(appCode, "https://x.sso.example.gov.cn/cb", "s", false), noPermission: true},
+		{name: "another app's domain", query: authQuery(appCode, "https://other.example.gov.cn/cb", "s", false), noPermission: true},
+		{name: "wrong port of a host:port domain", query: authQuery(appCode, "http://127.0.0.1:9999/cb", "s", false), noPermission: true},
+		{name: "non-http redirect", query: authQuery(appCode, "javascript://sso.example.gov.cn/%0aalert(1)", "s", false), noPermission: true},
 		{name: "missing scope", query: func() url.Values {
-			q := zzdAuthQuery(zzdAppCode, zzdCallback, "s", false)
+			q := authQuery(appCode, callback, "s", false)
 			q.Del("scope")
 			return q
 		}(), noPermission: true},
-		{name: "auto-approve does not bypass checks", query: zzdAuthQuery(zzdAppCode, "https://evil.example.com/cb", "s", false), autoApprove: zzdZhangWei, noPermission: true},
+		{name: "auto-approve does not bypass checks", query: authQuery(appCode, "https://evil.example.com/cb", "s", false), autoApprove: zhangWei, noPermission: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newZZDEnv(t, func(o *ZhezhengdingOptions) { o.AutoApprove = tt.autoApprove })
+			e := newEnv(t, func(o *Options) { o.AutoApprove = tt.autoApprove })
 			authURL := e.srv.URL + "/oauth2/auth.htm?" + tt.query.Encode()
 			resp, body := e.get(authURL)
 			if tt.noPermission {
@@ -415,9 +416,9 @@ func TestZhezhengdingLogin(t *testing.T) {
 				if strings.Contains(body, "src=") || strings.Contains(body, "<link") {
 					t.Error("QR page loads external assets")
 				}
-				m := regexp.MustCompile(`href="([^"]+)" data-account-id="` + strconv.Itoa(zzdZhangWei) + `"`).FindStringSubmatch(body)
+				m := regexp.MustCompile(`href="([^"]+)" data-account-id="` + strconv.Itoa(zhangWei) + `"`).FindStringSubmatch(body)
 				if m == nil {
-					t.Fatalf("no link for account %d:\n%s", zzdZhangWei, body)
+					t.Fatalf("no link for account %d:\n%s", zhangWei, body)
 				}
 				base, _ := url.Parse(authURL)
 				link, err := base.Parse(html.UnescapeString(m[1]))
@@ -447,31 +448,31 @@ func TestZhezhengdingLogin(t *testing.T) {
 					t.Errorf("redirect state in %q, want %q", loc, tt.wantState)
 				}
 			}
-			if !zzdHex40RE.MatchString(code) {
+			if !hex40RE.MatchString(code) {
 				t.Fatalf("code %q is not 40 lowercase hex", code)
 			}
 			// The code logs in the person who scanned.
-			key, secret := zzdKey, zzdSecret
-			if tt.query.Get("client_id") == zzdOtherCode {
-				key, secret = zzdOtherKey, zzdOtherSecret
+			key, secret := key, secret
+			if tt.query.Get("client_id") == otherCode {
+				key, secret = otherKey, otherSecret
 			}
 			var u struct {
 				AccountID int64 `json:"accountId"`
 			}
-			e.call(zzdReq{
+			e.call(gatewayReq{
 				path: "/rpc/oauth2/getuserinfo_bycode.json", key: key, secret: secret,
 				params: url.Values{"access_token": {e.token(key, secret)}, "code": {code}},
 			}).ok(t, &u)
-			if u.AccountID != zzdZhangWei {
-				t.Errorf("accountId %d, want %d", u.AccountID, zzdZhangWei)
+			if u.AccountID != zhangWei {
+				t.Errorf("accountId %d, want %d", u.AccountID, zhangWei)
 			}
 		})
 	}
 }
 
 func TestZhezhengdingApproveErrors(t *testing.T) {
-	e := newZZDEnv(t)
-	q := zzdAuthQuery(zzdAppCode, zzdCallback, "s", false)
+	e := newEnv(t)
+	q := authQuery(appCode, callback, "s", false)
 	tests := []struct {
 		name    string
 		method  string
@@ -482,9 +483,9 @@ func TestZhezhengdingApproveErrors(t *testing.T) {
 	}{
 		{name: "unknown account", method: http.MethodGet, account: "42", query: q, want: http.StatusBadRequest, body: "unknown account"},
 		{name: "no account", method: http.MethodGet, query: q, want: http.StatusBadRequest, body: "unknown account"},
-		{name: "tampered redirect", method: http.MethodGet, account: strconv.Itoa(zzdZhangWei), query: zzdAuthQuery(zzdAppCode, "https://evil.example.com/", "s", false), want: http.StatusOK, body: "无权限访问"},
-		{name: "POST form", method: http.MethodPost, account: strconv.Itoa(zzdZhangWei), query: q, want: http.StatusFound},
-		{name: "PUT", method: http.MethodPut, account: strconv.Itoa(zzdZhangWei), query: q, want: http.StatusMethodNotAllowed},
+		{name: "tampered redirect", method: http.MethodGet, account: strconv.Itoa(zhangWei), query: authQuery(appCode, "https://evil.example.com/", "s", false), want: http.StatusOK, body: "无权限访问"},
+		{name: "POST form", method: http.MethodPost, account: strconv.Itoa(zhangWei), query: q, want: http.StatusFound},
+		{name: "PUT", method: http.MethodPut, account: strconv.Itoa(zhangWei), query: q, want: http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -518,37 +519,37 @@ func TestZhezhengdingUserInfo(t *testing.T) {
 		absent  []string
 	}{
 		{
-			name: "employee", account: zzdZhangWei,
+			name: "employee", account: zhangWei,
 			want: map[string]any{
-				"accountId": float64(zzdZhangWei), "account": "zhangwei.sj", "lastName": "张伟", "nickNameCn": "张伟",
-				"employeeCode": zzdZhangWeiCode, "tenantUserId": "196729$71453920",
+				"accountId": float64(zhangWei), "account": "zhangwei.sj", "lastName": "张伟", "nickNameCn": "张伟",
+				"employeeCode": zhangWeiCode, "tenantUserId": "196729$71453920",
 				"realmId": float64(196729), "tenantId": float64(196729), "realmName": "浙江省示范数据管理局",
-				"tenantName": "浙江省示范数据管理局", "namespace": "local", "clientId": zzdAppCode,
+				"tenantName": "浙江省示范数据管理局", "namespace": "local", "clientId": appCode,
 			},
 			absent: []string{"avatar", "openid", "email"},
 		},
 		{
-			name: "super-admin has no employeeCode", account: zzdSuperAdmin,
+			name: "super-admin has no employeeCode", account: superAdmin,
 			want: map[string]any{
-				"accountId": float64(zzdSuperAdmin), "account": "admin12371", "lastName": "周俊",
+				"accountId": float64(superAdmin), "account": "admin12371", "lastName": "周俊",
 				"tenantUserId": "12371$100135", "realmId": float64(12371), "tenantId": float64(12371),
 				"tenantName": "杭州市模拟区人民政府", "namespace": "local",
 			},
 			absent: []string{"employeeCode", "avatar", "openid"},
 		},
 		{
-			name: "with avatar", account: zzdYangLei,
+			name: "with avatar", account: yangLei,
 			want: map[string]any{
-				"accountId": float64(zzdYangLei), "nickNameCn": "磊哥", "tenantName": "宁波市示例教育局",
+				"accountId": float64(yangLei), "nickNameCn": "磊哥", "tenantName": "宁波市示例教育局",
 				"avatar": "https://simulator.invalid/avatar/90331207.png", "tenantUserId": "50023$90331207",
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newZZDEnv(t)
+			e := newEnv(t)
 			var got map[string]any
-			e.userByCode(e.token(zzdKey, zzdSecret), e.scan(zzdAppCode, tt.account)).ok(t, &got)
+			e.userByCode(e.token(key, secret), e.scan(appCode, tt.account)).ok(t, &got)
 			for k, v := range tt.want {
 				if got[k] != v {
 					t.Errorf("%s = %#v, want %#v", k, got[k], v)
@@ -567,50 +568,50 @@ func TestZhezhengdingCodes(t *testing.T) {
 	const invalid = "code失效或不存在"
 	tests := []struct {
 		name string
-		run  func(e *zzdEnv, t *testing.T)
+		run  func(e *env, t *testing.T)
 	}{
-		{"single use", func(e *zzdEnv, t *testing.T) {
-			tok, code := e.token(zzdKey, zzdSecret), e.scan(zzdAppCode, zzdZhangWei)
+		{"single use", func(e *env, t *testing.T) {
+			tok, code := e.token(key, secret), e.scan(appCode, zhangWei)
 			e.userByCode(tok, code).ok(t, nil)
 			e.userByCode(tok, code).biz(t, "240111", invalid)
 		}},
-		{"valid until just before expiry", func(e *zzdEnv, t *testing.T) {
-			code := e.scan(zzdAppCode, zzdZhangWei)
+		{"valid until just before expiry", func(e *env, t *testing.T) {
+			code := e.scan(appCode, zhangWei)
 			e.clock.Add(5*time.Minute - time.Second)
-			e.userByCode(e.token(zzdKey, zzdSecret), code).ok(t, nil)
+			e.userByCode(e.token(key, secret), code).ok(t, nil)
 		}},
-		{"expired", func(e *zzdEnv, t *testing.T) {
-			code := e.scan(zzdAppCode, zzdZhangWei)
+		{"expired", func(e *env, t *testing.T) {
+			code := e.scan(appCode, zhangWei)
 			e.clock.Add(5 * time.Minute)
-			e.userByCode(e.token(zzdKey, zzdSecret), code).biz(t, "240111", invalid)
+			e.userByCode(e.token(key, secret), code).biz(t, "240111", invalid)
 		}},
-		{"unknown", func(e *zzdEnv, t *testing.T) {
-			e.userByCode(e.token(zzdKey, zzdSecret), strings.Repeat("ab", 20)).biz(t, "240111", invalid)
+		{"unknown", func(e *env, t *testing.T) {
+			e.userByCode(e.token(key, secret), strings.Repeat("ab", 20)).biz(t, "240111", invalid)
 		}},
-		{"missing", func(e *zzdEnv, t *testing.T) {
-			e.userByCode(e.token(zzdKey, zzdSecret), "").biz(t, "240111", invalid)
+		{"missing", func(e *env, t *testing.T) {
+			e.userByCode(e.token(key, secret), "").biz(t, "240111", invalid)
 		}},
-		{"another app's code is refused and left", func(e *zzdEnv, t *testing.T) {
-			code := e.scan(zzdAppCode, zzdZhangWei)
-			e.call(zzdReq{
-				path: "/rpc/oauth2/getuserinfo_bycode.json", key: zzdOtherKey, secret: zzdOtherSecret,
-				params: url.Values{"access_token": {e.token(zzdOtherKey, zzdOtherSecret)}, "code": {code}},
+		{"another app's code is refused and left", func(e *env, t *testing.T) {
+			code := e.scan(appCode, zhangWei)
+			e.call(gatewayReq{
+				path: "/rpc/oauth2/getuserinfo_bycode.json", key: otherKey, secret: otherSecret,
+				params: url.Values{"access_token": {e.token(otherKey, otherSecret)}, "code": {code}},
 			}).biz(t, "240111", invalid)
-			e.userByCode(e.token(zzdKey, zzdSecret), code).ok(t, nil)
+			e.userByCode(e.token(key, secret), code).ok(t, nil)
 		}},
-		{"in-app auth_code is not a scan code", func(e *zzdEnv, t *testing.T) {
-			code := e.inAppCode(zzdInKey, zzdZhangWei)
-			e.userByCode(e.token(zzdKey, zzdSecret), code).biz(t, "240111", invalid)
+		{"in-app auth_code is not a scan code", func(e *env, t *testing.T) {
+			code := e.inAppCode(inKey, zhangWei)
+			e.userByCode(e.token(key, secret), code).biz(t, "240111", invalid)
 		}},
-		{"custom CodeTTL", func(e *zzdEnv, t *testing.T) {
-			e2 := newZZDEnv(t, func(o *ZhezhengdingOptions) { o.CodeTTL = time.Minute })
-			code := e2.scan(zzdAppCode, zzdZhangWei)
+		{"custom CodeTTL", func(e *env, t *testing.T) {
+			e2 := newEnv(t, func(o *Options) { o.CodeTTL = time.Minute })
+			code := e2.scan(appCode, zhangWei)
 			e2.clock.Add(time.Minute)
-			e2.userByCode(e2.token(zzdKey, zzdSecret), code).biz(t, "240111", invalid)
+			e2.userByCode(e2.token(key, secret), code).biz(t, "240111", invalid)
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(newZZDEnv(t), t) })
+		t.Run(tt.name, func(t *testing.T) { tt.run(newEnv(t), t) })
 	}
 }
 
@@ -626,47 +627,47 @@ func TestZhezhengdingToken(t *testing.T) {
 			params url.Values
 		}{
 			{"GET without parameters", http.MethodGet, nil},
-			{"GET with appkey and appsecret", http.MethodGet, url.Values{"appkey": {zzdKey}, "appsecret": {zzdSecret}}},
-			{"POST form with appkey and appsecret", http.MethodPost, url.Values{"appkey": {zzdKey}, "appsecret": {zzdSecret}}},
+			{"GET with appkey and appsecret", http.MethodGet, url.Values{"appkey": {key}, "appsecret": {secret}}},
+			{"POST form with appkey and appsecret", http.MethodPost, url.Values{"appkey": {key}, "appsecret": {secret}}},
 			{"POST without parameters", http.MethodPost, nil},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				e := newZZDEnv(t)
-				a := e.call(zzdReq{method: tt.method, path: "/gettoken.json", params: tt.params})
+				e := newEnv(t)
+				a := e.call(gatewayReq{method: tt.method, path: "/gettoken.json", params: tt.params})
 				var d tokenData
 				a.ok(t, &d)
-				if !zzdTokenRE.MatchString(d.AccessToken) || d.ExpiresIn != 7200 || !strings.Contains(a.raw, `"expiresIn":7200`) {
+				if !tokenRE.MatchString(d.AccessToken) || d.ExpiresIn != 7200 || !strings.Contains(a.raw, `"expiresIn":7200`) {
 					t.Errorf("token answer %s", a.raw)
 				}
 			})
 		}
 	})
 	t.Run("reused within its lifetime", func(t *testing.T) {
-		e := newZZDEnv(t)
+		e := newEnv(t)
 		var first, again, other, renewed tokenData
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, &first)
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, &first)
 		e.clock.Add(100 * time.Second)
-		e.call(zzdReq{method: http.MethodPost, path: "/gettoken.json"}).ok(t, &again)
+		e.call(gatewayReq{method: http.MethodPost, path: "/gettoken.json"}).ok(t, &again)
 		if again.AccessToken != first.AccessToken || again.ExpiresIn != 7100 {
 			t.Errorf("repeat call: %+v, want %s with 7100 s left", again, first.AccessToken)
 		}
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json", key: zzdOtherKey, secret: zzdOtherSecret}).ok(t, &other)
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json", key: otherKey, secret: otherSecret}).ok(t, &other)
 		if other.AccessToken == first.AccessToken {
 			t.Error("two apps share a token")
 		}
 		e.clock.Add(7100 * time.Second)
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, &renewed)
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, &renewed)
 		if renewed.AccessToken == first.AccessToken || renewed.ExpiresIn != 7200 {
 			t.Errorf("after expiry: %+v, want a new token for 7200 s", renewed)
 		}
-		e.userByCode(first.AccessToken, e.scan(zzdAppCode, zzdZhangWei)).biz(t, "240133", "应用accessToken失效或不存在")
-		e.userByCode(renewed.AccessToken, e.scan(zzdAppCode, zzdZhangWei)).ok(t, nil)
+		e.userByCode(first.AccessToken, e.scan(appCode, zhangWei)).biz(t, "240133", "应用accessToken失效或不存在")
+		e.userByCode(renewed.AccessToken, e.scan(appCode, zhangWei)).ok(t, nil)
 	})
 	t.Run("custom TokenTTL", func(t *testing.T) {
-		e := newZZDEnv(t, func(o *ZhezhengdingOptions) { o.TokenTTL = time.Minute })
+		e := newEnv(t, func(o *Options) { o.TokenTTL = time.Minute })
 		var d tokenData
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, &d)
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, &d)
 		if d.ExpiresIn != 60 {
 			t.Errorf("expiresIn %d, want 60", d.ExpiresIn)
 		}
@@ -674,83 +675,83 @@ func TestZhezhengdingToken(t *testing.T) {
 	t.Run("bad tokens", func(t *testing.T) {
 		tests := []struct {
 			name  string
-			token func(e *zzdEnv) string
+			token func(e *env) string
 		}{
-			{"unknown", func(*zzdEnv) string { return "app_0123456789abcdef0123456789abcdef" }},
-			{"missing", func(*zzdEnv) string { return "" }},
-			{"another app's", func(e *zzdEnv) string { return e.token(zzdOtherKey, zzdOtherSecret) }},
-			{"the in-app pair's", func(e *zzdEnv) string { return e.token(zzdInKey, zzdInSecret) }},
-			{"expired", func(e *zzdEnv) string {
-				tok := e.token(zzdKey, zzdSecret)
+			{"unknown", func(*env) string { return "app_0123456789abcdef0123456789abcdef" }},
+			{"missing", func(*env) string { return "" }},
+			{"another app's", func(e *env) string { return e.token(otherKey, otherSecret) }},
+			{"the in-app pair's", func(e *env) string { return e.token(inKey, inSecret) }},
+			{"expired", func(e *env) string {
+				tok := e.token(key, secret)
 				e.clock.Add(7200 * time.Second)
 				return tok
 			}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				e := newZZDEnv(t)
-				code := e.scan(zzdAppCode, zzdZhangWei)
+				e := newEnv(t)
+				code := e.scan(appCode, zhangWei)
 				e.userByCode(tt.token(e), code).biz(t, "240133", "应用accessToken失效或不存在")
 			})
 		}
 	})
 	t.Run("appkey or appsecret not matching", func(t *testing.T) {
 		for _, params := range []url.Values{
-			{"appkey": {zzdOtherKey}, "appsecret": {zzdSecret}},
-			{"appkey": {zzdKey}, "appsecret": {"wrong"}},
-			{"appsecret": {zzdOtherSecret}},
+			{"appkey": {otherKey}, "appsecret": {secret}},
+			{"appkey": {key}, "appsecret": {"wrong"}},
+			{"appsecret": {otherSecret}},
 		} {
-			e := newZZDEnv(t)
-			e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json", params: params}).gateway(t, "OPF-B001-05-16-0009", "SignatureDoesNotMatch")
+			e := newEnv(t)
+			e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json", params: params}).gateway(t, "OPF-B001-05-16-0009", "SignatureDoesNotMatch")
 		}
 	})
 }
 
 func TestZhezhengdingGateway(t *testing.T) {
-	tokenGet := zzdReq{method: http.MethodGet, path: "/gettoken.json"}
-	with := func(r zzdReq, f func(*zzdReq)) zzdReq { f(&r); return r }
+	tokenGet := gatewayReq{method: http.MethodGet, path: "/gettoken.json"}
+	with := func(r gatewayReq, f func(*gatewayReq)) gatewayReq { f(&r); return r }
 	tests := []struct {
 		name     string
-		req      zzdReq
+		req      gatewayReq
 		replay   bool   // send the request twice; the second answer counts
 		wantCode string // "" for success
 		wantMsg  string
 	}{
 		{name: "good", req: tokenGet},
-		{name: "bad signature", req: with(tokenGet, func(r *zzdReq) { r.secret = "not-the-secret" }), wantCode: "OPF-B001-05-16-0009", wantMsg: "SignatureDoesNotMatch"},
-		{name: "signature over other parameters", req: with(tokenGet, func(r *zzdReq) {
-			r.sig = zhezhengding.Sign(zzdSecret, "GET", zhezhengding.Timestamp(zzdTestTime), "17040816000001111", "/gettoken.json", url.Values{"x": {"1"}})
+		{name: "bad signature", req: with(tokenGet, func(r *gatewayReq) { r.secret = "not-the-secret" }), wantCode: "OPF-B001-05-16-0009", wantMsg: "SignatureDoesNotMatch"},
+		{name: "signature over other parameters", req: with(tokenGet, func(r *gatewayReq) {
+			r.sig = zhezhengding.Sign(secret, "GET", zhezhengding.Timestamp(testTime), "17040816000001111", "/gettoken.json", url.Values{"x": {"1"}})
 			r.nonce = "17040816000001111"
 		}), wantCode: "OPF-B001-05-16-0009", wantMsg: "SignatureDoesNotMatch"},
-		{name: "signature of another method", req: with(tokenGet, func(r *zzdReq) {
-			r.sig = zhezhengding.Sign(zzdSecret, "POST", zhezhengding.Timestamp(zzdTestTime), "17040816000002222", "/gettoken.json", nil)
+		{name: "signature of another method", req: with(tokenGet, func(r *gatewayReq) {
+			r.sig = zhezhengding.Sign(secret, "POST", zhezhengding.Timestamp(testTime), "17040816000002222", "/gettoken.json", nil)
 			r.nonce = "17040816000002222"
 		}), wantCode: "OPF-B001-05-16-0009", wantMsg: "SignatureDoesNotMatch"},
-		{name: "POST parameters in the URL", req: zzdReq{path: "/rpc/oauth2/getuserinfo_bycode.json", params: url.Values{"access_token": {"app_x"}, "code": {"c"}}, query: true}, wantCode: "OPF-B001-05-16-0009", wantMsg: "SignatureDoesNotMatch"},
-		{name: "unknown apiKey", req: with(tokenGet, func(r *zzdReq) { r.key, r.secret = "nobody-Key0000", "x" }), wantCode: "OPF-B001-05-16-0003", wantMsg: "InvalidAccessKeyId.NotFound"},
-		{name: "app code as apiKey", req: with(tokenGet, func(r *zzdReq) { r.key = zzdAppCode }), wantCode: "OPF-B001-05-16-0003", wantMsg: "InvalidAccessKeyId.NotFound"},
-		{name: "clock ahead", req: with(tokenGet, func(r *zzdReq) { r.skew = 5*time.Minute + time.Millisecond }), wantCode: "OPF-B001-05-16-0007", wantMsg: "InvalidTimeStamp.Expired"},
-		{name: "clock behind", req: with(tokenGet, func(r *zzdReq) { r.skew = -6 * time.Minute }), wantCode: "OPF-B001-05-16-0007", wantMsg: "InvalidTimeStamp.Expired"},
-		{name: "clock off within the window", req: with(tokenGet, func(r *zzdReq) { r.skew = 5 * time.Minute }), wantCode: ""},
-		{name: "timestamp in UTC", req: with(tokenGet, func(r *zzdReq) { r.ts = "2024-01-01T04:00:00.000Z" }), wantCode: "OPF-B001-05-16-0006", wantMsg: "InvalidTimeStamp.Format"},
-		{name: "timestamp without ms", req: with(tokenGet, func(r *zzdReq) { r.ts = "2024-01-01T12:00:00+08:00" }), wantCode: "OPF-B001-05-16-0006", wantMsg: "InvalidTimeStamp.Format"},
-		{name: "timestamp in ms", req: with(tokenGet, func(r *zzdReq) { r.ts = "1704081600000" }), wantCode: "OPF-B001-05-16-0006", wantMsg: "InvalidTimeStamp.Format"},
+		{name: "POST parameters in the URL", req: gatewayReq{path: "/rpc/oauth2/getuserinfo_bycode.json", params: url.Values{"access_token": {"app_x"}, "code": {"c"}}, query: true}, wantCode: "OPF-B001-05-16-0009", wantMsg: "SignatureDoesNotMatch"},
+		{name: "unknown apiKey", req: with(tokenGet, func(r *gatewayReq) { r.key, r.secret = "nobody-Key0000", "x" }), wantCode: "OPF-B001-05-16-0003", wantMsg: "InvalidAccessKeyId.NotFound"},
+		{name: "app code as apiKey", req: with(tokenGet, func(r *gatewayReq) { r.key = appCode }), wantCode: "OPF-B001-05-16-0003", wantMsg: "InvalidAccessKeyId.NotFound"},
+		{name: "clock ahead", req: with(tokenGet, func(r *gatewayReq) { r.skew = 5*time.Minute + time.Millisecond }), wantCode: "OPF-B001-05-16-0007", wantMsg: "InvalidTimeStamp.Expired"},
+		{name: "clock behind", req: with(tokenGet, func(r *gatewayReq) { r.skew = -6 * time.Minute }), wantCode: "OPF-B001-05-16-0007", wantMsg: "InvalidTimeStamp.Expired"},
+		{name: "clock off within the window", req: with(tokenGet, func(r *gatewayReq) { r.skew = 5 * time.Minute }), wantCode: ""},
+		{name: "timestamp in UTC", req: with(tokenGet, func(r *gatewayReq) { r.ts = "2024-01-01T04:00:00.000Z" }), wantCode: "OPF-B001-05-16-0006", wantMsg: "InvalidTimeStamp.Format"},
+		{name: "timestamp without ms", req: with(tokenGet, func(r *gatewayReq) { r.ts = "2024-01-01T12:00:00+08:00" }), wantCode: "OPF-B001-05-16-0006", wantMsg: "InvalidTimeStamp.Format"},
+		{name: "timestamp in ms", req: with(tokenGet, func(r *gatewayReq) { r.ts = "1704081600000" }), wantCode: "OPF-B001-05-16-0006", wantMsg: "InvalidTimeStamp.Format"},
 		{name: "replayed nonce", req: tokenGet, replay: true, wantCode: "OPF-B001-05-16-0008", wantMsg: "SignatureNonceUsed"},
-		{name: "missing signature", req: with(tokenGet, func(r *zzdReq) { r.header = func(h http.Header) { h.Del(zhezhengding.HeaderSignature) } }), wantCode: "OPF-B001-05-16-0001", wantMsg: "MissingParameter"},
-		{name: "missing apiKey", req: with(tokenGet, func(r *zzdReq) { r.header = func(h http.Header) { h.Del(zhezhengding.HeaderAPIKey) } }), wantCode: "OPF-B001-05-16-0001", wantMsg: "MissingParameter"},
-		{name: "missing version", req: with(tokenGet, func(r *zzdReq) { r.header = func(h http.Header) { h.Del(zhezhengding.HeaderVersion) } }), wantCode: "OPF-B001-05-16-0001", wantMsg: "MissingParameter"},
-		{name: "wrong version", req: with(tokenGet, func(r *zzdReq) { r.header = func(h http.Header) { h.Set(zhezhengding.HeaderVersion, "2.0") } }), wantCode: "OPF-B001-05-16-0002", wantMsg: "InvalidSignatureVersion"},
-		{name: "optional IP and MAC ignored", req: with(tokenGet, func(r *zzdReq) {
+		{name: "missing signature", req: with(tokenGet, func(r *gatewayReq) { r.header = func(h http.Header) { h.Del(zhezhengding.HeaderSignature) } }), wantCode: "OPF-B001-05-16-0001", wantMsg: "MissingParameter"},
+		{name: "missing apiKey", req: with(tokenGet, func(r *gatewayReq) { r.header = func(h http.Header) { h.Del(zhezhengding.HeaderAPIKey) } }), wantCode: "OPF-B001-05-16-0001", wantMsg: "MissingParameter"},
+		{name: "missing version", req: with(tokenGet, func(r *gatewayReq) { r.header = func(h http.Header) { h.Del(zhezhengding.HeaderVersion) } }), wantCode: "OPF-B001-05-16-0001", wantMsg: "MissingParameter"},
+		{name: "wrong version", req: with(tokenGet, func(r *gatewayReq) { r.header = func(h http.Header) { h.Set(zhezhengding.HeaderVersion, "2.0") } }), wantCode: "OPF-B001-05-16-0002", wantMsg: "InvalidSignatureVersion"},
+		{name: "optional IP and MAC ignored", req: with(tokenGet, func(r *gatewayReq) {
 			r.header = func(h http.Header) {
 				h.Set(zhezhengding.HeaderIP, "10.0.0.1")
 				h.Set(zhezhengding.HeaderMAC, "00:11:22:33:44:55")
 			}
 		})},
-		{name: "GET on a POST API", req: zzdReq{method: http.MethodGet, path: "/rpc/oauth2/getuserinfo_bycode.json"}, wantCode: "OPF-B001-05-16-0004", wantMsg: "UnsupportedHTTPMethod"},
+		{name: "GET on a POST API", req: gatewayReq{method: http.MethodGet, path: "/rpc/oauth2/getuserinfo_bycode.json"}, wantCode: "OPF-B001-05-16-0004", wantMsg: "UnsupportedHTTPMethod"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newZZDEnv(t)
+			e := newEnv(t)
 			r := tt.req
 			if tt.replay {
 				r.nonce = "17040816000009876"
@@ -766,23 +767,23 @@ func TestZhezhengdingGateway(t *testing.T) {
 		})
 	}
 	t.Run("nonce is per apiKey", func(t *testing.T) {
-		e := newZZDEnv(t)
+		e := newEnv(t)
 		nonce := "17040816000009876"
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json", nonce: nonce}).ok(t, nil)
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json", nonce: nonce, key: zzdOtherKey, secret: zzdOtherSecret}).ok(t, nil)
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json", nonce: nonce}).ok(t, nil)
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json", nonce: nonce, key: otherKey, secret: otherSecret}).ok(t, nil)
 	})
 	t.Run("a refused request does not burn its nonce", func(t *testing.T) {
-		e := newZZDEnv(t)
+		e := newEnv(t)
 		nonce := "17040816000009876"
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json", nonce: nonce, secret: "wrong"}).gateway(t, "OPF-B001-05-16-0009", "SignatureDoesNotMatch")
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json", nonce: nonce}).ok(t, nil)
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json", nonce: nonce, secret: "wrong"}).gateway(t, "OPF-B001-05-16-0009", "SignatureDoesNotMatch")
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json", nonce: nonce}).ok(t, nil)
 	})
 	t.Run("custom ClockWindow", func(t *testing.T) {
-		e := newZZDEnv(t, func(o *ZhezhengdingOptions) { o.ClockWindow = time.Second })
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json", skew: 2 * time.Second}).gateway(t, "OPF-B001-05-16-0007", "InvalidTimeStamp.Expired")
+		e := newEnv(t, func(o *Options) { o.ClockWindow = time.Second })
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json", skew: 2 * time.Second}).gateway(t, "OPF-B001-05-16-0007", "InvalidTimeStamp.Expired")
 	})
 	t.Run("behind a path prefix", func(t *testing.T) {
-		e := newZZDEnv(t)
+		e := newEnv(t)
 		mux := http.NewServeMux()
 		mux.Handle("/zzd/", http.StripPrefix("/zzd", e.sim))
 		srv := httptest.NewServer(mux)
@@ -790,11 +791,11 @@ func TestZhezhengdingGateway(t *testing.T) {
 		for i, signed := range []string{"/gettoken.json", "/zzd/gettoken.json"} {
 			ts, nonce := zhezhengding.Timestamp(e.clock.Now()), "170408160000098"+strconv.Itoa(10+i)
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/zzd/gettoken.json", nil)
-			req.Header.Set(zhezhengding.HeaderAPIKey, zzdKey)
+			req.Header.Set(zhezhengding.HeaderAPIKey, key)
 			req.Header.Set(zhezhengding.HeaderTimestamp, ts)
 			req.Header.Set(zhezhengding.HeaderVersion, "1.0")
 			req.Header.Set(zhezhengding.HeaderNonce, nonce)
-			req.Header.Set(zhezhengding.HeaderSignature, zhezhengding.Sign(zzdSecret, "GET", ts, nonce, signed, nil))
+			req.Header.Set(zhezhengding.HeaderSignature, zhezhengding.Sign(secret, "GET", ts, nonce, signed, nil))
 			_, body := e.do(req)
 			if !strings.HasPrefix(body, `{"success":true`) {
 				t.Errorf("signed %s: %s", signed, body)
@@ -806,51 +807,51 @@ func TestZhezhengdingGateway(t *testing.T) {
 func TestZhezhengdingFaults(t *testing.T) {
 	tests := []struct {
 		name string
-		run  func(e *zzdEnv, t *testing.T)
+		run  func(e *env, t *testing.T)
 	}{
-		{"expire codes", func(e *zzdEnv, t *testing.T) {
-			tok, code := e.token(zzdKey, zzdSecret), e.scan(zzdAppCode, zzdZhangWei)
+		{"expire codes", func(e *env, t *testing.T) {
+			tok, code := e.token(key, secret), e.scan(appCode, zhangWei)
 			e.faults.ExpireCodes(true)
 			e.userByCode(tok, code).biz(t, "240111", "code失效或不存在")
-			e.call(zzdReq{
-				path: "/rpc/oauth2/dingtalk_app_user.json", key: zzdInKey, secret: zzdInSecret,
-				params: url.Values{"access_token": {e.token(zzdInKey, zzdInSecret)}, "auth_code": {e.inAppCode(zzdInKey, zzdZhangWei)}},
+			e.call(gatewayReq{
+				path: "/rpc/oauth2/dingtalk_app_user.json", key: inKey, secret: inSecret,
+				params: url.Values{"access_token": {e.token(inKey, inSecret)}, "auth_code": {e.inAppCode(inKey, zhangWei)}},
 			}).biz(t, "240111", "code失效或不存在")
 			e.faults.ExpireCodes(false)
 			e.userByCode(tok, code).ok(t, nil)
 		}},
-		{"bad auth", func(e *zzdEnv, t *testing.T) {
+		{"bad auth", func(e *env, t *testing.T) {
 			e.faults.BadAuth(true)
-			e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json"}).gateway(t, "OPF-B001-05-16-0009", "SignatureDoesNotMatch")
-			e.call(zzdReq{path: "/mozi/employee/getEmployeeByCode", params: url.Values{"tenantId": {"196729"}, "employeeCode": {zzdZhangWeiCode}}}).
+			e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).gateway(t, "OPF-B001-05-16-0009", "SignatureDoesNotMatch")
+			e.call(gatewayReq{path: "/mozi/employee/getEmployeeByCode", params: url.Values{"tenantId": {"196729"}, "employeeCode": {zhangWeiCode}}}).
 				gateway(t, "OPF-B001-05-16-0009", "SignatureDoesNotMatch")
 			e.faults.BadAuth(false)
-			e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
+			e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
 		}},
-		{"server error", func(e *zzdEnv, t *testing.T) {
+		{"server error", func(e *env, t *testing.T) {
 			e.faults.ServerError(true)
 			for _, path := range []string{"/gettoken.json", "/rpc/oauth2/getuserinfo_bycode.json", "/mozi/employee/getEmployeeByCode"} {
-				a := e.call(zzdReq{path: path})
+				a := e.call(gatewayReq{path: path})
 				if a.status != http.StatusBadGateway || !strings.Contains(a.raw, "<title>502 Bad Gateway</title>") || !strings.Contains(a.raw, "Tengine") {
 					t.Errorf("%s: HTTP %d %s", path, a.status, a.raw)
 				}
 			}
 			// The login host keeps working.
-			if resp, _ := e.get("/oauth2/auth.htm?" + zzdAuthQuery(zzdAppCode, zzdCallback, "s", false).Encode()); resp.StatusCode != http.StatusOK {
+			if resp, _ := e.get("/oauth2/auth.htm?" + authQuery(appCode, callback, "s", false).Encode()); resp.StatusCode != http.StatusOK {
 				t.Errorf("QR page: HTTP %d", resp.StatusCode)
 			}
 			e.faults.ServerError(false)
-			e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
+			e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
 		}},
-		{"delay", func(e *zzdEnv, t *testing.T) {
+		{"delay", func(e *env, t *testing.T) {
 			e.faults.Delay(80 * time.Millisecond)
 			start := time.Now()
-			e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
+			e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
 			if d := time.Since(start); d < 80*time.Millisecond {
 				t.Errorf("answered after %v, want at least 80ms", d)
 			}
 		}},
-		{"delay respects the request context", func(e *zzdEnv, t *testing.T) {
+		{"delay respects the request context", func(e *env, t *testing.T) {
 			e.faults.Delay(time.Minute)
 			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 			defer cancel()
@@ -868,11 +869,11 @@ func TestZhezhengdingFaults(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(newZZDEnv(t), t) })
+		t.Run(tt.name, func(t *testing.T) { tt.run(newEnv(t), t) })
 	}
 	t.Run("private faults", func(t *testing.T) {
-		sim, err := NewZhezhengding(ZhezhengdingOptions{Apps: map[string]ZhezhengdingApp{
-			zzdAppCode: {AppKey: zzdKey, AppSecret: zzdSecret, CallbackDomains: []string{"x.example"}},
+		sim, err := New(Options{Apps: map[string]App{
+			appCode: {AppKey: key, AppSecret: secret, CallbackDomains: []string{"x.example"}},
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -887,7 +888,7 @@ func TestZhezhengdingFaults(t *testing.T) {
 }
 
 // inAppCode gets an in-app auth_code from the stand-in.
-func (e *zzdEnv) inAppCode(key string, account int64) string {
+func (e *env) inAppCode(key string, account int64) string {
 	e.t.Helper()
 	resp, body := e.get("/simulator/inapp?app=" + url.QueryEscape(key) + "&account=" + strconv.FormatInt(account, 10))
 	var d struct {
@@ -897,7 +898,7 @@ func (e *zzdEnv) inAppCode(key string, account int64) string {
 	if err := json.Unmarshal([]byte(body), &d); err != nil || resp.StatusCode != http.StatusOK {
 		e.t.Fatalf("inapp: HTTP %d %s", resp.StatusCode, body)
 	}
-	if d.Code != d.AuthCode || !zzdHex40RE.MatchString(d.Code) {
+	if d.Code != d.AuthCode || !hex40RE.MatchString(d.Code) {
 		e.t.Fatalf("inapp: %s", body)
 	}
 	return d.Code
@@ -905,59 +906,59 @@ func (e *zzdEnv) inAppCode(key string, account int64) string {
 
 func TestZhezhengdingInApp(t *testing.T) {
 	t.Run("login", func(t *testing.T) {
-		e := newZZDEnv(t)
-		resp, _ := e.get("/simulator/inapp?app=" + zzdInKey + "&account=" + strconv.Itoa(zzdZhangWei))
+		e := newEnv(t)
+		resp, _ := e.get("/simulator/inapp?app=" + inKey + "&account=" + strconv.Itoa(zhangWei))
 		if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 			t.Error("no CORS header")
 		}
-		code := e.inAppCode(zzdInKey, zzdZhangWei)
-		tok := e.token(zzdInKey, zzdInSecret)
-		call := func(code string) zzdAns {
-			return e.call(zzdReq{
-				path: "/rpc/oauth2/dingtalk_app_user.json", key: zzdInKey, secret: zzdInSecret,
+		code := e.inAppCode(inKey, zhangWei)
+		tok := e.token(inKey, inSecret)
+		call := func(code string) ans {
+			return e.call(gatewayReq{
+				path: "/rpc/oauth2/dingtalk_app_user.json", key: inKey, secret: inSecret,
 				params: url.Values{"access_token": {tok}, "auth_code": {code}},
 			})
 		}
 		var u map[string]any
 		call(code).ok(t, &u)
-		if u["accountId"] != float64(zzdZhangWei) || u["employeeCode"] != zzdZhangWeiCode || u["tenantUserId"] != "196729$71453920" ||
-			u["namespace"] != "local" || u["clientId"] != zzdAppCode || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(u["openid"].(string)) {
+		if u["accountId"] != float64(zhangWei) || u["employeeCode"] != zhangWeiCode || u["tenantUserId"] != "196729$71453920" ||
+			u["namespace"] != "local" || u["clientId"] != appCode || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(u["openid"].(string)) {
 			t.Errorf("in-app user %v", u)
 		}
 		call(code).biz(t, "240111", "code失效或不存在")
 		// The openid is stable for the pair and the person.
 		var again map[string]any
-		call(e.inAppCode(zzdInKey, zzdZhangWei)).ok(t, &again)
+		call(e.inAppCode(inKey, zhangWei)).ok(t, &again)
 		if again["openid"] != u["openid"] {
 			t.Errorf("openid changed: %v, %v", u["openid"], again["openid"])
 		}
 	})
 	t.Run("expires after five minutes", func(t *testing.T) {
-		e := newZZDEnv(t)
-		code := e.inAppCode(zzdInKey, zzdZhangWei)
+		e := newEnv(t)
+		code := e.inAppCode(inKey, zhangWei)
 		e.clock.Add(5 * time.Minute)
-		e.call(zzdReq{
-			path: "/rpc/oauth2/dingtalk_app_user.json", key: zzdInKey, secret: zzdInSecret,
-			params: url.Values{"access_token": {e.token(zzdInKey, zzdInSecret)}, "auth_code": {code}},
+		e.call(gatewayReq{
+			path: "/rpc/oauth2/dingtalk_app_user.json", key: inKey, secret: inSecret,
+			params: url.Values{"access_token": {e.token(inKey, inSecret)}, "auth_code": {code}},
 		}).biz(t, "240111", "code失效或不存在")
 	})
 	t.Run("scan pair refused", func(t *testing.T) {
-		e := newZZDEnv(t)
-		e.call(zzdReq{
+		e := newEnv(t)
+		e.call(gatewayReq{
 			path:   "/rpc/oauth2/dingtalk_app_user.json",
-			params: url.Values{"access_token": {e.token(zzdKey, zzdSecret)}, "auth_code": {e.inAppCode(zzdInKey, zzdZhangWei)}},
+			params: url.Values{"access_token": {e.token(key, secret)}, "auth_code": {e.inAppCode(inKey, zhangWei)}},
 		}).biz(t, "240111", "code失效或不存在")
 	})
 	t.Run("stand-in errors", func(t *testing.T) {
 		tests := []struct {
 			name, query string
 		}{
-			{"scan AppKey", "app=" + zzdKey + "&account=" + strconv.Itoa(zzdZhangWei)},
-			{"unknown AppKey", "app=nobody&account=" + strconv.Itoa(zzdZhangWei)},
-			{"unknown account", "app=" + zzdInKey + "&account=1"},
-			{"no account and no auto-approve", "app=" + zzdInKey},
+			{"scan AppKey", "app=" + key + "&account=" + strconv.Itoa(zhangWei)},
+			{"unknown AppKey", "app=nobody&account=" + strconv.Itoa(zhangWei)},
+			{"unknown account", "app=" + inKey + "&account=1"},
+			{"no account and no auto-approve", "app=" + inKey},
 		}
-		e := newZZDEnv(t)
+		e := newEnv(t)
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				resp, body := e.get("/simulator/inapp?" + tt.query)
@@ -968,19 +969,19 @@ func TestZhezhengdingInApp(t *testing.T) {
 		}
 	})
 	t.Run("auto-approve account by default", func(t *testing.T) {
-		e := newZZDEnv(t, func(o *ZhezhengdingOptions) { o.AutoApprove = zzdSuperAdmin })
-		resp, body := e.get("/simulator/inapp?app=" + zzdInKey)
+		e := newEnv(t, func(o *Options) { o.AutoApprove = superAdmin })
+		resp, body := e.get("/simulator/inapp?app=" + inKey)
 		var d struct{ Code string }
 		_ = json.Unmarshal([]byte(body), &d)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("HTTP %d %s", resp.StatusCode, body)
 		}
 		var u map[string]any
-		e.call(zzdReq{
-			path: "/rpc/oauth2/dingtalk_app_user.json", key: zzdInKey, secret: zzdInSecret,
-			params: url.Values{"access_token": {e.token(zzdInKey, zzdInSecret)}, "auth_code": {d.Code}},
+		e.call(gatewayReq{
+			path: "/rpc/oauth2/dingtalk_app_user.json", key: inKey, secret: inSecret,
+			params: url.Values{"access_token": {e.token(inKey, inSecret)}, "auth_code": {d.Code}},
 		}).ok(t, &u)
-		if _, has := u["employeeCode"]; u["accountId"] != float64(zzdSuperAdmin) || has {
+		if _, has := u["employeeCode"]; u["accountId"] != float64(superAdmin) || has {
 			t.Errorf("user %v", u)
 		}
 	})
@@ -1008,21 +1009,21 @@ func TestZhezhengdingEnrichment(t *testing.T) {
 	}{
 		{
 			name: "main position by default", path: positions,
-			params: url.Values{"tenantId": {tenant}, "employeeCode": {zzdZhangWeiCode}},
+			params: url.Values{"tenantId": {tenant}, "employeeCode": {zhangWeiCode}},
 			want: []map[string]any{{
 				"organizationCode": dataOrg, "mainJob": true, "govEmpPosJob": "一级主任科员", "status": "A",
-				"employeeCode": zzdZhangWeiCode, "empPosUnitCode": unitOrg, "empPosInnerInstitutionCode": dataOrg,
+				"employeeCode": zhangWeiCode, "empPosUnitCode": unitOrg, "empPosInnerInstitutionCode": dataOrg,
 				"orderInOrganization": float64(3), "empPosFaxNo": "",
 			}},
 		},
 		{
 			name: "all positions", path: positions,
-			params: url.Values{"tenantId": {tenant}, "employeeCode": {zzdZhangWeiCode}, "employeePositionType": {"EMPLOYEE_POSITION_ALL"}},
+			params: url.Values{"tenantId": {tenant}, "employeeCode": {zhangWeiCode}, "employeePositionType": {"EMPLOYEE_POSITION_ALL"}},
 			want:   []map[string]any{{"organizationCode": dataOrg, "mainJob": true}, {"organizationCode": taskOrg, "mainJob": false, "govEmpPosJob": "专班成员"}},
 		},
 		{
 			name: "adjunct positions", path: positions,
-			params: url.Values{"tenantId": {tenant}, "employeeCode": {zzdZhangWeiCode}, "employeePositionType": {"EMPLOYEE_POSITION_ADJUNCT"}},
+			params: url.Values{"tenantId": {tenant}, "employeeCode": {zhangWeiCode}, "employeePositionType": {"EMPLOYEE_POSITION_ADJUNCT"}},
 			want:   []map[string]any{{"organizationCode": taskOrg}},
 		},
 		{
@@ -1037,13 +1038,13 @@ func TestZhezhengdingEnrichment(t *testing.T) {
 		},
 		{
 			name: "positions in another tenant", path: positions,
-			params: url.Values{"tenantId": {"12371"}, "employeeCode": {zzdZhangWeiCode}},
+			params: url.Values{"tenantId": {"12371"}, "employeeCode": {zhangWeiCode}},
 			want:   []map[string]any{},
 		},
-		{name: "positions without tenantId", path: positions, params: url.Values{"employeeCode": {zzdZhangWeiCode}}, wantBiz: "400"},
-		{name: "positions with a bad tenantId", path: positions, params: url.Values{"tenantId": {"abc"}, "employeeCode": {zzdZhangWeiCode}}, wantBiz: "400"},
+		{name: "positions without tenantId", path: positions, params: url.Values{"employeeCode": {zhangWeiCode}}, wantBiz: "400"},
+		{name: "positions with a bad tenantId", path: positions, params: url.Values{"tenantId": {"abc"}, "employeeCode": {zhangWeiCode}}, wantBiz: "400"},
 		{name: "positions without employeeCode", path: positions, params: url.Values{"tenantId": {tenant}}, wantBiz: "400"},
-		{name: "positions of a bad type", path: positions, params: url.Values{"tenantId": {tenant}, "employeeCode": {zzdZhangWeiCode}, "employeePositionType": {"X"}}, wantBiz: "400"},
+		{name: "positions of a bad type", path: positions, params: url.Values{"tenantId": {tenant}, "employeeCode": {zhangWeiCode}, "employeePositionType": {"X"}}, wantBiz: "400"},
 		{
 			name: "organizations by repeated codes", path: orgs,
 			params: url.Values{"tenantId": {tenant}, "organizationCodes": {taskOrg, "GO_00000000000000000000000000000000", dataOrg, taskOrg, unitOrg}},
@@ -1062,8 +1063,8 @@ func TestZhezhengdingEnrichment(t *testing.T) {
 		{name: "organizations without tenantId", path: orgs, params: url.Values{"organizationCodes": {dataOrg}}, wantBiz: "400"},
 		{
 			name: "employee", path: employee,
-			params:  url.Values{"tenantId": {tenant}, "employeeCode": {zzdZhangWeiCode}},
-			wantOne: map[string]any{"employeeName": "张伟", "employeeCode": zzdZhangWeiCode, "status": "A", "empGender": "1", "gmtCreate": "2019-10-23 21:42:05"},
+			params:  url.Values{"tenantId": {tenant}, "employeeCode": {zhangWeiCode}},
+			wantOne: map[string]any{"employeeName": "张伟", "employeeCode": zhangWeiCode, "status": "A", "empGender": "1", "gmtCreate": "2019-10-23 21:42:05"},
 		},
 		{
 			name: "inactive employee", path: employee,
@@ -1071,18 +1072,18 @@ func TestZhezhengdingEnrichment(t *testing.T) {
 			wantOne: map[string]any{"employeeName": "刘洋", "status": "F", "govEmpRemarks": "已离职"},
 		},
 		{name: "unknown employee", path: employee, params: url.Values{"tenantId": {tenant}, "employeeCode": {"GE_00000000000000000000000000000000"}}, noData: true},
-		{name: "employee in another tenant", path: employee, params: url.Values{"tenantId": {"50023"}, "employeeCode": {zzdZhangWeiCode}}, noData: true},
-		{name: "employee without tenantId", path: employee, params: url.Values{"employeeCode": {zzdZhangWeiCode}}, wantBiz: "400"},
+		{name: "employee in another tenant", path: employee, params: url.Values{"tenantId": {"50023"}, "employeeCode": {zhangWeiCode}}, noData: true},
+		{name: "employee without tenantId", path: employee, params: url.Values{"employeeCode": {zhangWeiCode}}, wantBiz: "400"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newZZDEnv(t)
+			e := newEnv(t)
 			// The enrichment calls need no access_token; one sent is ignored.
 			params := url.Values{"access_token": {"app_whatever"}}
 			for k, v := range tt.params {
 				params[k] = v
 			}
-			a := e.call(zzdReq{path: tt.path, params: params})
+			a := e.call(gatewayReq{path: tt.path, params: params})
 			switch {
 			case tt.wantBiz != "":
 				a.biz(t, tt.wantBiz, "")
@@ -1174,23 +1175,23 @@ func TestZhezhengdingPeopleFixture(t *testing.T) {
 }
 
 func TestNewZhezhengdingErrors(t *testing.T) {
-	app := ZhezhengdingApp{AppKey: zzdKey, AppSecret: zzdSecret, CallbackDomains: []string{"x.example"}}
+	app := App{AppKey: key, AppSecret: secret, CallbackDomains: []string{"x.example"}}
 	tests := []struct {
 		name string
-		opts ZhezhengdingOptions
+		opts Options
 		want string
 	}{
-		{"no apps", ZhezhengdingOptions{}, "no apps"},
-		{"no secret", ZhezhengdingOptions{Apps: map[string]ZhezhengdingApp{"a": {AppKey: "k", CallbackDomains: []string{"x"}}}}, "key and secret are required"},
-		{"no callback domains", ZhezhengdingOptions{Apps: map[string]ZhezhengdingApp{"a": {AppKey: "k", AppSecret: "s"}}}, "no callback domains"},
-		{"AppKey used twice", ZhezhengdingOptions{Apps: map[string]ZhezhengdingApp{"a": app, "b": app}}, "used twice"},
-		{"in-app key without secret", ZhezhengdingOptions{Apps: map[string]ZhezhengdingApp{"a": {AppKey: "k", AppSecret: "s", CallbackDomains: []string{"x"}, InAppKey: "i"}}}, "key and secret are required"},
-		{"unknown auto-approve account", ZhezhengdingOptions{Apps: map[string]ZhezhengdingApp{"a": app}, AutoApprove: 7}, "no account 7"},
-		{"bad people", ZhezhengdingOptions{Apps: map[string]ZhezhengdingApp{"a": app}, People: &ZhezhengdingPeople{}}, "no accounts"},
+		{"no apps", Options{}, "no apps"},
+		{"no secret", Options{Apps: map[string]App{"a": {AppKey: "k", CallbackDomains: []string{"x"}}}}, "key and secret are required"},
+		{"no callback domains", Options{Apps: map[string]App{"a": {AppKey: "k", AppSecret: "s"}}}, "no callback domains"},
+		{"AppKey used twice", Options{Apps: map[string]App{"a": app, "b": app}}, "used twice"},
+		{"in-app key without secret", Options{Apps: map[string]App{"a": {AppKey: "k", AppSecret: "s", CallbackDomains: []string{"x"}, InAppKey: "i"}}}, "key and secret are required"},
+		{"unknown auto-approve account", Options{Apps: map[string]App{"a": app}, AutoApprove: 7}, "no account 7"},
+		{"bad people", Options{Apps: map[string]App{"a": app}, People: &People{}}, "no accounts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewZhezhengding(tt.opts)
+			_, err := New(tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
@@ -1201,14 +1202,14 @@ func TestNewZhezhengdingErrors(t *testing.T) {
 // TestZhezhengdingBoundedMemory checks that expired codes and old nonces
 // are dropped.
 func TestZhezhengdingBoundedMemory(t *testing.T) {
-	e := newZZDEnv(t)
+	e := newEnv(t)
 	for range 50 {
-		e.scan(zzdAppCode, zzdZhangWei)
-		e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
+		e.scan(appCode, zhangWei)
+		e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
 	}
 	e.clock.Add(21 * time.Minute) // past the codes' TTL and 4×ClockWindow
-	e.scan(zzdAppCode, zzdZhangWei)
-	e.call(zzdReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
+	e.scan(appCode, zhangWei)
+	e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
 	e.sim.mu.Lock()
 	defer e.sim.mu.Unlock()
 	if n := len(e.sim.codes); n != 1 {
@@ -1224,7 +1225,7 @@ func TestZhezhengdingBoundedMemory(t *testing.T) {
 
 // TestZhezhengdingConcurrent runs logins in parallel (for -race).
 func TestZhezhengdingConcurrent(t *testing.T) {
-	e := newZZDEnv(t)
+	e := newEnv(t)
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
@@ -1232,8 +1233,8 @@ func TestZhezhengdingConcurrent(t *testing.T) {
 				var u struct {
 					AccountID int64 `json:"accountId"`
 				}
-				e.userByCode(e.token(zzdKey, zzdSecret), e.scan(zzdAppCode, zzdYangLei)).ok(t, &u)
-				if u.AccountID != zzdYangLei {
+				e.userByCode(e.token(key, secret), e.scan(appCode, yangLei)).ok(t, &u)
+				if u.AccountID != yangLei {
 					t.Errorf("accountId %d", u.AccountID)
 				}
 			}
@@ -1244,7 +1245,7 @@ func TestZhezhengdingConcurrent(t *testing.T) {
 
 // scanOnPage opens a QR page and follows the link of account, returning
 // the answer (302 or the postMessage page).
-func (e *zzdEnv) scanOnPage(pageURL string, account int64) (*http.Response, string) {
+func (e *env) scanOnPage(pageURL string, account int64) (*http.Response, string) {
 	e.t.Helper()
 	resp, body := e.get(pageURL)
 	m := regexp.MustCompile(`href="([^"]+)" data-account-id="` + strconv.FormatInt(account, 10) + `"`).FindStringSubmatch(body)
@@ -1266,8 +1267,8 @@ func TestZhezhengdingProviderExchange(t *testing.T) {
 	req := upstream.LoginRequest{State: "opaque-state_1", RedirectURI: redirect, Locale: "zh-CN"}
 	tests := []struct {
 		name     string
-		callback func(e *zzdEnv, p *zhezhengding.Provider) url.Values
-		fault    func(f *Faults)
+		callback func(e *env, p *zhezhengding.Provider) url.Values
+		fault    func(f *simkit.Faults)
 		wantErr  error
 		want     map[string]any // attributes
 		absent   []string
@@ -1276,12 +1277,12 @@ func TestZhezhengdingProviderExchange(t *testing.T) {
 	}{
 		{
 			name: "full page, employee with groups",
-			callback: func(e *zzdEnv, p *zhezhengding.Provider) url.Values {
+			callback: func(e *env, p *zhezhengding.Provider) url.Values {
 				loginURL, err := p.LoginURL(t.Context(), req)
 				if err != nil {
 					t.Fatal(err)
 				}
-				resp, _ := e.scanOnPage(loginURL, zzdZhangWei)
+				resp, _ := e.scanOnPage(loginURL, zhangWei)
 				u, _ := url.Parse(resp.Header.Get("Location"))
 				if resp.StatusCode != http.StatusFound || !strings.HasPrefix(u.String(), redirect+"?") || u.Query().Get("state") != req.State {
 					t.Fatalf("scan: HTTP %d %q", resp.StatusCode, u)
@@ -1289,16 +1290,16 @@ func TestZhezhengdingProviderExchange(t *testing.T) {
 				return u.Query()
 			},
 			wantID: "71453920", wantAMR: "qr",
-			want: map[string]any{"lastName": "张伟", "employeeCode": zzdZhangWeiCode, "tenantId": "196729", "tenantUserId": "196729$71453920", "account": "zhangwei.sj"},
+			want: map[string]any{"lastName": "张伟", "employeeCode": zhangWeiCode, "tenantId": "196729", "tenantUserId": "196729$71453920", "account": "zhangwei.sj"},
 		},
 		{
 			name: "embedded, super-admin",
-			callback: func(e *zzdEnv, p *zhezhengding.Provider) url.Values {
+			callback: func(e *env, p *zhezhengding.Provider) url.Values {
 				frameURL, origin, err := p.FrameURL(t.Context(), req)
 				if err != nil || origin != e.srv.URL {
 					t.Fatalf("FrameURL: origin %q, %v", origin, err)
 				}
-				_, body := e.scanOnPage(frameURL, zzdSuperAdmin)
+				_, body := e.scanOnPage(frameURL, superAdmin)
 				m := regexp.MustCompile(`postMessage\(\{code: "([0-9a-f]{40})", state: "([^"]*)"\}, "\*"\)`).FindStringSubmatch(body)
 				if m == nil || m[2] != req.State {
 					t.Fatalf("postMessage page: %s", body)
@@ -1311,16 +1312,16 @@ func TestZhezhengdingProviderExchange(t *testing.T) {
 		},
 		{
 			name: "in-app auth_code",
-			callback: func(e *zzdEnv, _ *zhezhengding.Provider) url.Values {
-				return url.Values{"auth_code": {e.inAppCode(zzdInKey, zzdYangLei)}}
+			callback: func(e *env, _ *zhezhengding.Provider) url.Values {
+				return url.Values{"auth_code": {e.inAppCode(inKey, yangLei)}}
 			},
 			wantID: "90331207", wantAMR: "app",
 			want: map[string]any{"lastName": "杨磊", "avatar": "https://simulator.invalid/avatar/90331207.png"},
 		},
 		{
 			name: "code used twice",
-			callback: func(e *zzdEnv, p *zhezhengding.Provider) url.Values {
-				cb := url.Values{"code": {e.scan(zzdAppCode, zzdZhangWei)}}
+			callback: func(e *env, p *zhezhengding.Provider) url.Values {
+				cb := url.Values{"code": {e.scan(appCode, zhangWei)}}
 				if _, err := p.Exchange(t.Context(), cb, redirect); err != nil {
 					t.Fatal(err)
 				}
@@ -1330,35 +1331,35 @@ func TestZhezhengdingProviderExchange(t *testing.T) {
 		},
 		{
 			name: "codes expire",
-			callback: func(e *zzdEnv, _ *zhezhengding.Provider) url.Values {
-				return url.Values{"code": {e.scan(zzdAppCode, zzdZhangWei)}}
+			callback: func(e *env, _ *zhezhengding.Provider) url.Values {
+				return url.Values{"code": {e.scan(appCode, zhangWei)}}
 			},
-			fault:   func(f *Faults) { f.ExpireCodes(true) },
+			fault:   func(f *simkit.Faults) { f.ExpireCodes(true) },
 			wantErr: upstream.ErrCodeInvalid,
 		},
 		{
 			name: "gateway down",
-			callback: func(e *zzdEnv, _ *zhezhengding.Provider) url.Values {
-				return url.Values{"code": {e.scan(zzdAppCode, zzdZhangWei)}}
+			callback: func(e *env, _ *zhezhengding.Provider) url.Values {
+				return url.Values{"code": {e.scan(appCode, zhangWei)}}
 			},
-			fault:   func(f *Faults) { f.ServerError(true) },
+			fault:   func(f *simkit.Faults) { f.ServerError(true) },
 			wantErr: upstream.ErrUnavailable,
 		},
 		{
 			name: "signature refused",
-			callback: func(e *zzdEnv, _ *zhezhengding.Provider) url.Values {
-				return url.Values{"code": {e.scan(zzdAppCode, zzdZhangWei)}}
+			callback: func(e *env, _ *zhezhengding.Provider) url.Values {
+				return url.Values{"code": {e.scan(appCode, zhangWei)}}
 			},
-			fault:   func(f *Faults) { f.BadAuth(true) },
+			fault:   func(f *simkit.Faults) { f.BadAuth(true) },
 			wantErr: upstream.ErrUnavailable,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newZZDEnv(t)
+			e := newEnv(t)
 			p, err := zhezhengding.New(zhezhengding.Config{
-				LoginHost: e.srv.URL, APIHost: e.srv.URL, AppCode: zzdAppCode,
-				AppKey: zzdKey, AppSecret: zzdSecret, InAppKey: zzdInKey, InAppSecret: zzdInSecret,
+				LoginHost: e.srv.URL, APIHost: e.srv.URL, AppCode: appCode,
+				AppKey: key, AppSecret: secret, InAppKey: inKey, InAppSecret: inSecret,
 				Enrich: true,
 			}, e.srv.Client(), nil, e.clock.Now)
 			if err != nil {

@@ -1,4 +1,4 @@
-package simulator
+package dingtalksim
 
 import (
 	"crypto/rand"
@@ -9,58 +9,58 @@ import (
 	"strings"
 )
 
-// dtAPIError is api.dingtalk.com's error body (note the lower-case requestid).
-type dtAPIError struct {
-	RequestID          string              `json:"requestid"`
-	Code               string              `json:"code"`
-	Message            string              `json:"message"`
-	AccessDeniedDetail *dtAccessDeniedInfo `json:"accessdenieddetail,omitempty"`
+// aPIError is api.dingtalk.com's error body (note the lower-case requestid).
+type aPIError struct {
+	RequestID          string            `json:"requestid"`
+	Code               string            `json:"code"`
+	Message            string            `json:"message"`
+	AccessDeniedDetail *accessDeniedInfo `json:"accessdenieddetail,omitempty"`
 }
 
-type dtAccessDeniedInfo struct {
+type accessDeniedInfo struct {
 	RequiredScopes []string `json:"requiredScopes"`
 }
 
 // api wraps an api.dingtalk.com handler with the Delay and ServerError
 // faults and the x-acs-request-id header.
-func (d *DingTalk) api(h http.HandlerFunc) http.HandlerFunc {
+func (d *Server) api(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !d.wait(r) {
 			return
 		}
 		if _, _, serverError, _ := d.faultState(); serverError {
-			dtAPIErr(w, http.StatusInternalServerError, "unknownError", "未知错误")
+			aPIErr(w, http.StatusInternalServerError, "unknownError", "未知错误")
 			return
 		}
 		h(w, r)
 	}
 }
 
-func dtAPIErr(w http.ResponseWriter, status int, code, msg string) {
-	dtAPIErrBody(w, status, dtAPIError{Code: code, Message: msg})
+func aPIErr(w http.ResponseWriter, status int, code, msg string) {
+	aPIErrBody(w, status, aPIError{Code: code, Message: msg})
 }
 
-func dtAPIErrBody(w http.ResponseWriter, status int, e dtAPIError) {
-	e.RequestID = dtRequestID()
+func aPIErrBody(w http.ResponseWriter, status int, e aPIError) {
+	e.RequestID = requestID()
 	w.Header().Set("x-acs-request-id", e.RequestID)
-	dtWriteJSON(w, status, e)
+	writeJSON(w, status, e)
 }
 
-// dtDecodeAPI reads a JSON body; false (and an answer sent) if it is not one.
-func dtDecodeAPI(w http.ResponseWriter, r *http.Request, v any) bool {
+// decodeAPI reads a JSON body; false (and an answer sent) if it is not one.
+func decodeAPI(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v); err != nil {
-		dtAPIErr(w, http.StatusBadRequest, "InvalidParameter", "请求体不是合法的 JSON")
+		aPIErr(w, http.StatusBadRequest, "InvalidParameter", "请求体不是合法的 JSON")
 		return false
 	}
 	return true
 }
 
-// dtMissing answers the gateway's error for the first empty mandatory
+// missing answers the gateway's error for the first empty mandatory
 // parameter (name, value pairs); false if there is one.
-func dtMissing(w http.ResponseWriter, pairs ...string) bool {
+func missing(w http.ResponseWriter, pairs ...string) bool {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] == "" {
-			dtAPIErr(w, http.StatusBadRequest, "Missing"+pairs[i], pairs[i]+" is mandatory for this action.")
+			aPIErr(w, http.StatusBadRequest, "Missing"+pairs[i], pairs[i]+" is mandatory for this action.")
 			return false
 		}
 	}
@@ -68,7 +68,7 @@ func dtMissing(w http.ResponseWriter, pairs ...string) bool {
 }
 
 // handleUserAccessToken: POST /v1.0/oauth2/userAccessToken.
-func (d *DingTalk) handleUserAccessToken(w http.ResponseWriter, r *http.Request) {
+func (d *Server) handleUserAccessToken(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		ClientID     string `json:"clientId"`
 		ClientSecret string `json:"clientSecret"`
@@ -76,15 +76,15 @@ func (d *DingTalk) handleUserAccessToken(w http.ResponseWriter, r *http.Request)
 		RefreshToken string `json:"refreshToken"`
 		GrantType    string `json:"grantType"`
 	}
-	if !dtDecodeAPI(w, r, &req) || !dtMissing(w, "clientId", req.ClientID, "clientSecret", req.ClientSecret, "grantType", req.GrantType) {
+	if !decodeAPI(w, r, &req) || !missing(w, "clientId", req.ClientID, "clientSecret", req.ClientSecret, "grantType", req.GrantType) {
 		return
 	}
 	if _, ok := d.checkApp(req.ClientID, req.ClientSecret); !ok {
-		dtAPIErr(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+		aPIErr(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
 		return
 	}
 	now := d.now()
-	var g dtGrant
+	var g grant
 	switch req.GrantType {
 	case "authorization_code":
 		expireCodes, _, _, _ := d.faultState()
@@ -96,7 +96,7 @@ func (d *DingTalk) handleUserAccessToken(w http.ResponseWriter, r *http.Request)
 		}
 		d.mu.Unlock()
 		if !ok {
-			dtAPIErr(w, http.StatusBadRequest, "invalidAuthCode", "不合法的临时授权码")
+			aPIErr(w, http.StatusBadRequest, "invalidAuthCode", "不合法的临时授权码")
 			return
 		}
 		g = g0
@@ -109,20 +109,20 @@ func (d *DingTalk) handleUserAccessToken(w http.ResponseWriter, r *http.Request)
 		}
 		d.mu.Unlock()
 		if !ok {
-			dtAPIErr(w, http.StatusBadRequest, "invalidRefreshToken", "不合法的refreshToken")
+			aPIErr(w, http.StatusBadRequest, "invalidRefreshToken", "不合法的refreshToken")
 			return
 		}
 		g = g0
 	default:
-		dtAPIErr(w, http.StatusBadRequest, "invalidGrantType", "grantType 只支持 authorization_code 和 refresh_token")
+		aPIErr(w, http.StatusBadRequest, "invalidGrantType", "grantType 只支持 authorization_code 和 refresh_token")
 		return
 	}
-	access, refresh := dtToken(), dtToken()
+	access, refresh := newToken(), newToken()
 	d.mu.Lock()
 	d.access.put(now, access, g, now.Add(d.tokenTTL))
 	d.refresh.put(now, refresh, g, now.Add(d.refreshTTL))
 	d.mu.Unlock()
-	dtWriteJSON(w, http.StatusOK, struct {
+	writeJSON(w, http.StatusOK, struct {
 		AccessToken  string `json:"accessToken"`
 		RefreshToken string `json:"refreshToken"`
 		ExpireIn     int64  `json:"expireIn"`
@@ -131,29 +131,29 @@ func (d *DingTalk) handleUserAccessToken(w http.ResponseWriter, r *http.Request)
 }
 
 // handleAppAccessToken: POST /v1.0/oauth2/accessToken.
-func (d *DingTalk) handleAppAccessToken(w http.ResponseWriter, r *http.Request) {
+func (d *Server) handleAppAccessToken(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		AppKey    string `json:"appKey"`
 		AppSecret string `json:"appSecret"`
 	}
-	if !dtDecodeAPI(w, r, &req) || !dtMissing(w, "appKey", req.AppKey, "appSecret", req.AppSecret) {
+	if !decodeAPI(w, r, &req) || !missing(w, "appKey", req.AppKey, "appSecret", req.AppSecret) {
 		return
 	}
 	if _, ok := d.checkApp(req.AppKey, req.AppSecret); !ok {
-		dtAPIErr(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+		aPIErr(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
 		return
 	}
-	dtWriteJSON(w, http.StatusOK, struct {
+	writeJSON(w, http.StatusOK, struct {
 		AccessToken string `json:"accessToken"`
 		ExpireIn    int64  `json:"expireIn"`
 	}{d.appToken(req.AppKey), int64(d.tokenTTL.Seconds())})
 }
 
 // handleUsersMe: GET /v1.0/contact/users/me.
-func (d *DingTalk) handleUsersMe(w http.ResponseWriter, r *http.Request) {
+func (d *Server) handleUsersMe(w http.ResponseWriter, r *http.Request) {
 	token := r.Header.Get("x-acs-dingtalk-access-token")
 	if token == "" {
-		dtAPIErr(w, http.StatusBadRequest, "AuthenticationFailed.MissingParameter", "缺少参数 x-acs-dingtalk-access-token")
+		aPIErr(w, http.StatusBadRequest, "AuthenticationFailed.MissingParameter", "缺少参数 x-acs-dingtalk-access-token")
 		return
 	}
 	now := d.now()
@@ -161,15 +161,15 @@ func (d *DingTalk) handleUsersMe(w http.ResponseWriter, r *http.Request) {
 	g, ok := d.access.get(now, token)
 	d.mu.Unlock()
 	if !ok {
-		dtAPIErr(w, http.StatusBadRequest, "InvalidAuthentication", "不合法的access_token")
+		aPIErr(w, http.StatusBadRequest, "InvalidAuthentication", "不合法的access_token")
 		return
 	}
 	app := d.apps[g.appKey]
 	if !slices.Contains(app.Permissions, "Contact.User.Read") {
-		dtAPIErrBody(w, http.StatusForbidden, dtAPIError{
+		aPIErrBody(w, http.StatusForbidden, aPIError{
 			Code:               "Forbidden.AccessDenied.AccessTokenPermissionDenied",
 			Message:            "没有调用该接口的权限，接口权限申请参考：https://open.dingtalk.com/document/orgapp-server/add-api-permission",
-			AccessDeniedDetail: &dtAccessDeniedInfo{RequiredScopes: []string{"Contact.User.Read"}},
+			AccessDeniedDetail: &accessDeniedInfo{RequiredScopes: []string{"Contact.User.Read"}},
 		})
 		return
 	}
@@ -186,11 +186,11 @@ func (d *DingTalk) handleUsersMe(w http.ResponseWriter, r *http.Request) {
 	if slices.Contains(app.Permissions, "Contact.User.mobile") && p.Mobile != "" {
 		me.Mobile, me.StateCode = p.Mobile, p.StateCode
 	}
-	dtWriteJSON(w, http.StatusOK, me)
+	writeJSON(w, http.StatusOK, me)
 }
 
-// dtRequestID is an api.dingtalk.com request id: an upper-case UUID.
-func dtRequestID() string {
+// requestID is an api.dingtalk.com request id: an upper-case UUID.
+func requestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

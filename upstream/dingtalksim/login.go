@@ -1,4 +1,4 @@
-package simulator
+package dingtalksim
 
 import (
 	"html/template"
@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// dtAuthReq is a validated /oauth2/auth request.
-type dtAuthReq struct {
-	app       *DingTalkApp
+// authReq is a validated /oauth2/auth request.
+type authReq struct {
+	app       *App
 	appKey    string
 	redirect  *url.URL
 	state     string
@@ -20,30 +20,30 @@ type dtAuthReq struct {
 	params    url.Values
 }
 
-// dtPageErr is an error the QR page shows instead of redirecting.
-type dtPageErr struct {
+// pageErr is an error the QR page shows instead of redirecting.
+type pageErr struct {
 	Code    string // machine-readable, in <meta name="dingtalk-simulator-error">
 	Message string
 }
 
 // parseAuth validates the QR page parameters. It never trusts redirect_uri
 // before the app and its domains are known.
-func (d *DingTalk) parseAuth(q url.Values) (*dtAuthReq, *dtPageErr) {
+func (d *Server) parseAuth(q url.Values) (*authReq, *pageErr) {
 	key := q.Get("client_id")
 	app := d.apps[key]
 	if app == nil {
-		return nil, &dtPageErr{"invalidClientId", "应用不存在或已被停用，请检查 client_id 参数。"}
+		return nil, &pageErr{"invalidClientId", "应用不存在或已被停用，请检查 client_id 参数。"}
 	}
 	u, err := url.Parse(q.Get("redirect_uri"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !dtDomainAllowed(app, u) {
-		return nil, &dtPageErr{"invalidRedirectUri", "redirect_uri 与应用配置的回调域名不一致，无法登录。"}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !domainAllowed(app, u) {
+		return nil, &pageErr{"invalidRedirectUri", "redirect_uri 与应用配置的回调域名不一致，无法登录。"}
 	}
 	if q.Get("response_type") != "code" {
-		return nil, &dtPageErr{"invalidResponseType", "参数错误：response_type 只支持 code。"}
+		return nil, &pageErr{"invalidResponseType", "参数错误：response_type 只支持 code。"}
 	}
 	scopes := strings.Fields(q.Get("scope"))
 	if !slices.Contains(scopes, "openid") {
-		return nil, &dtPageErr{"invalidScope", "参数错误：scope 须包含 openid。"}
+		return nil, &pageErr{"invalidScope", "参数错误：scope 须包含 openid。"}
 	}
 	p := url.Values{}
 	for _, k := range []string{"redirect_uri", "response_type", "client_id", "scope", "state", "prompt", "corpId"} {
@@ -51,7 +51,7 @@ func (d *DingTalk) parseAuth(q url.Values) (*dtAuthReq, *dtPageErr) {
 			p[k] = v[:1]
 		}
 	}
-	return &dtAuthReq{
+	return &authReq{
 		app:       app,
 		appKey:    key,
 		redirect:  u,
@@ -62,11 +62,11 @@ func (d *DingTalk) parseAuth(q url.Values) (*dtAuthReq, *dtPageErr) {
 	}, nil
 }
 
-// dtDomainAllowed matches the redirect_uri against the app's callback domains.
-func dtDomainAllowed(app *DingTalkApp, u *url.URL) bool {
+// domainAllowed matches the redirect_uri against the app's callback domains.
+func domainAllowed(app *App, u *url.URL) bool {
 	host, name := strings.ToLower(u.Host), strings.ToLower(u.Hostname())
 	for _, dom := range app.RedirectDomains {
-		dom = dtNormDomain(dom)
+		dom = normDomain(dom)
 		if dom != "" && (dom == name || dom == host) {
 			return true
 		}
@@ -74,9 +74,9 @@ func dtDomainAllowed(app *DingTalkApp, u *url.URL) bool {
 	return false
 }
 
-// dtNormDomain turns a configured redirect domain into a lowercase host or
+// normDomain turns a configured redirect domain into a lowercase host or
 // host:port ("https://a.example/x" → "a.example", "[::1]" → "::1").
-func dtNormDomain(dom string) string {
+func normDomain(dom string) string {
 	dom = strings.ToLower(strings.TrimSpace(dom))
 	if strings.Contains(dom, "://") {
 		u, err := url.Parse(dom)
@@ -95,7 +95,7 @@ func dtNormDomain(dom string) string {
 }
 
 // handleAuth serves the QR page, or scans at once under AutoApprove.
-func (d *DingTalk) handleAuth(w http.ResponseWriter, r *http.Request) {
+func (d *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 	req, perr := d.parseAuth(r.URL.Query())
 	if perr != nil {
 		d.errorPage(w, perr)
@@ -105,7 +105,7 @@ func (d *DingTalk) handleAuth(w http.ResponseWriter, r *http.Request) {
 		d.approve(w, r, req, d.union[d.autoApprove])
 		return
 	}
-	data := dtQRPage{AppName: req.app.Name, AppKey: req.appKey}
+	data := qRPage{AppName: req.app.Name, AppKey: req.appKey}
 	if c := d.corps[req.corpID]; c != nil && req.scopeCorp {
 		data.CorpName = c.name
 	}
@@ -116,20 +116,20 @@ func (d *DingTalk) handleAuth(w http.ResponseWriter, r *http.Request) {
 		v := url.Values{}
 		maps.Copy(v, req.params)
 		v.Set("unionId", p.UnionID)
-		data.People = append(data.People, dtQRPerson{
+		data.People = append(data.People, qRPerson{
 			Nick:    p.Nick,
-			Badge:   dtBadge(p.Nick),
+			Badge:   badge(p.Nick),
 			UnionID: p.UnionID,
 			Orgs:    d.orgNotes(p, req.app.CorpID),
 			ScanURL: "../simulator/scan?" + v.Encode(),
 		})
 	}
-	dtHTML(w)
-	_ = dtQRTmpl.Execute(w, data)
+	htmlHeaders(w)
+	_ = qRTmpl.Execute(w, data)
 }
 
 // handleScan stands in for a person scanning and confirming on the phone.
-func (d *DingTalk) handleScan(w http.ResponseWriter, r *http.Request) {
+func (d *Server) handleScan(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -142,7 +142,7 @@ func (d *DingTalk) handleScan(w http.ResponseWriter, r *http.Request) {
 	}
 	p := d.union[r.Form.Get("unionId")]
 	if p == nil {
-		d.errorPage(w, &dtPageErr{"unknownPerson", "模拟器：没有这个人（unionId）。"})
+		d.errorPage(w, &pageErr{"unknownPerson", "模拟器：没有这个人（unionId）。"})
 		return
 	}
 	d.approve(w, r, req, p)
@@ -150,17 +150,17 @@ func (d *DingTalk) handleScan(w http.ResponseWriter, r *http.Request) {
 
 // approve issues a code for p and sends the browser back with it, as both
 // authCode and code.
-func (d *DingTalk) approve(w http.ResponseWriter, r *http.Request, req *dtAuthReq, p *DingTalkPerson) {
-	code := dtToken()
+func (d *Server) approve(w http.ResponseWriter, r *http.Request, req *authReq, p *Person) {
+	code := newToken()
 	now := d.now()
 	d.mu.Lock()
-	d.codes.put(now, code, dtGrant{appKey: req.appKey, unionID: p.UnionID, corpID: d.pickCorp(req, p)}, now.Add(d.codeTTL))
+	d.codes.put(now, code, grant{appKey: req.appKey, unionID: p.UnionID, corpID: d.pickCorp(req, p)}, now.Add(d.codeTTL))
 	d.mu.Unlock()
-	dtRedirect(w, r, req.redirect, "authCode", code, "state", req.state, "code", code)
+	redirect(w, r, req.redirect, "authCode", code, "state", req.state, "code", code)
 }
 
 // handleCancel stands in for a person refusing on the phone.
-func (d *DingTalk) handleCancel(w http.ResponseWriter, r *http.Request) {
+func (d *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -171,22 +171,22 @@ func (d *DingTalk) handleCancel(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, perr)
 		return
 	}
-	dtRedirect(w, r, req.redirect, "error", "access_denied", "error_description", "用户取消了授权", "state", req.state)
+	redirect(w, r, req.redirect, "error", "access_denied", "error_description", "用户取消了授权", "state", req.state)
 }
 
 // pickCorp chooses the corpId the token answer reports (see DingTalk).
-func (d *DingTalk) pickCorp(req *dtAuthReq, p *DingTalkPerson) string {
+func (d *Server) pickCorp(req *authReq, p *Person) string {
 	if !req.scopeCorp {
 		return ""
 	}
-	if req.corpID != "" && dtInternal(p, req.corpID) {
+	if req.corpID != "" && internal(p, req.corpID) {
 		return req.corpID
 	}
-	if dtInternal(p, req.app.CorpID) {
+	if internal(p, req.app.CorpID) {
 		return req.app.CorpID
 	}
 	for _, id := range slices.Sorted(maps.Keys(p.Orgs)) {
-		if dtInternal(p, id) {
+		if internal(p, id) {
 			return id
 		}
 	}
@@ -198,7 +198,7 @@ func (d *DingTalk) pickCorp(req *dtAuthReq, p *DingTalkPerson) string {
 // code living CodeTTL that any app of that corp redeems at
 // /topapi/v2/user/getuserinfo. Failures answer 400 with dd's error shape
 // {"errorCode","errorMessage"}.
-func (d *DingTalk) handleInApp(w http.ResponseWriter, r *http.Request) {
+func (d *Server) handleInApp(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -206,7 +206,7 @@ func (d *DingTalk) handleInApp(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	corpID, unionID := r.Form.Get("corpId"), r.Form.Get("unionId")
 	fail := func(code, msg string) {
-		dtWriteJSON(w, http.StatusBadRequest, map[string]string{"errorCode": code, "errorMessage": msg})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"errorCode": code, "errorMessage": msg})
 	}
 	p := d.union[unionID]
 	switch {
@@ -216,20 +216,20 @@ func (d *DingTalk) handleInApp(w http.ResponseWriter, r *http.Request) {
 	case p == nil:
 		fail("3", "unionId 无效")
 		return
-	case !dtInternal(p, corpID):
+	case !internal(p, corpID):
 		fail("3", "当前用户不在该组织中")
 		return
 	}
-	code := dtToken()
+	code := newToken()
 	now := d.now()
 	d.mu.Lock()
-	d.inapp.put(now, code, dtInApp{unionID: p.UnionID, corpID: corpID}, now.Add(d.codeTTL))
+	d.inapp.put(now, code, inAppGrant{unionID: p.UnionID, corpID: corpID}, now.Add(d.codeTTL))
 	d.mu.Unlock()
-	dtWriteJSON(w, http.StatusOK, map[string]string{"code": code})
+	writeJSON(w, http.StatusOK, map[string]string{"code": code})
 }
 
-// dtRedirect answers 302 to u with the pairs appended to its query, in order.
-func dtRedirect(w http.ResponseWriter, r *http.Request, u *url.URL, pairs ...string) {
+// redirect answers 302 to u with the pairs appended to its query, in order.
+func redirect(w http.ResponseWriter, r *http.Request, u *url.URL, pairs ...string) {
 	q := u.RawQuery
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if q != "" {
@@ -242,19 +242,19 @@ func dtRedirect(w http.ResponseWriter, r *http.Request, u *url.URL, pairs ...str
 	http.Redirect(w, r, to.String(), http.StatusFound)
 }
 
-func (d *DingTalk) errorPage(w http.ResponseWriter, e *dtPageErr) {
-	dtHTML(w)
-	_ = dtErrTmpl.Execute(w, e)
+func (d *Server) errorPage(w http.ResponseWriter, e *pageErr) {
+	htmlHeaders(w)
+	_ = errTmpl.Execute(w, e)
 }
 
-func dtHTML(w http.ResponseWriter) {
+func htmlHeaders(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }
 
 // orgNotes describes p's memberships for the page, the app's corp first.
-func (d *DingTalk) orgNotes(p *DingTalkPerson, appCorp string) []string {
+func (d *Server) orgNotes(p *Person, appCorp string) []string {
 	ids := slices.Sorted(maps.Keys(p.Orgs))
 	slices.SortStableFunc(ids, func(a, b string) int {
 		switch {
@@ -286,9 +286,9 @@ func (d *DingTalk) orgNotes(p *DingTalkPerson, appCorp string) []string {
 	return notes
 }
 
-// dtBadge is what DingTalk shows for a missing avatar: the name's last two
+// badge is what DingTalk shows for a missing avatar: the name's last two
 // characters.
-func dtBadge(nick string) string {
+func badge(nick string) string {
 	r := []rune(nick)
 	if len(r) > 2 {
 		r = r[len(r)-2:]
@@ -296,17 +296,17 @@ func dtBadge(nick string) string {
 	return string(r)
 }
 
-type dtQRPage struct {
+type qRPage struct {
 	AppName, AppKey, CorpName, CancelURL string
-	People                               []dtQRPerson
+	People                               []qRPerson
 }
 
-type dtQRPerson struct {
+type qRPerson struct {
 	Nick, Badge, UnionID, ScanURL string
 	Orgs                          []string
 }
 
-const dtStyle = `body{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;background:#f2f3f5;margin:0;color:#171a1d}
+const style = `body{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;background:#f2f3f5;margin:0;color:#171a1d}
 .card{max-width:420px;margin:48px auto;background:#fff;border-radius:12px;padding:28px;box-shadow:0 2px 12px rgba(0,0,0,.08)}
 h1{font-size:18px;margin:0 0 4px}.sub{color:#747677;font-size:13px;margin-bottom:20px}
 .qr{width:160px;height:160px;margin:0 auto 20px;background:repeating-conic-gradient(#171a1d 0 25%,#fff 0 50%) 0 0/20px 20px;border:8px solid #fff;outline:1px solid #e5e6e8}
@@ -316,9 +316,9 @@ li a{display:flex;gap:12px;align-items:center;padding:10px 4px;text-decoration:n
 .orgs{color:#747677;font-size:12px}.cancel{display:block;text-align:center;margin-top:16px;color:#747677;font-size:13px}
 .err{color:#ff5219;font-size:15px;line-height:1.6}.code{color:#a2a3a4;font-size:12px;margin-top:8px}`
 
-var dtQRTmpl = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
+var qRTmpl = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>钉钉扫码登录（模拟器）</title><style>` + dtStyle + `</style></head>
+<title>钉钉扫码登录（模拟器）</title><style>` + style + `</style></head>
 <body><div class="card">
 <h1>钉钉扫码登录</h1>
 <div class="sub">{{.AppName}}（{{.AppKey}}）请求获取你的身份信息{{if .CorpName}}，组织：{{.CorpName}}{{end}}</div>
@@ -331,10 +331,10 @@ var dtQRTmpl = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
 </div></body></html>
 `))
 
-var dtErrTmpl = template.Must(template.New("err").Parse(`<!DOCTYPE html>
+var errTmpl = template.Must(template.New("err").Parse(`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="dingtalk-simulator-error" content="{{.Code}}">
-<title>钉钉登录</title><style>` + dtStyle + `</style></head>
+<title>钉钉登录</title><style>` + style + `</style></head>
 <body><div class="card">
 <h1>钉钉登录</h1>
 <p class="err">{{.Message}}</p>

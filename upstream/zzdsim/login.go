@@ -1,4 +1,4 @@
-package simulator
+package zzdsim
 
 import (
 	"bytes"
@@ -13,10 +13,10 @@ import (
 	"strings"
 )
 
-// zzdLogin is a validated auth.htm request.
-type zzdLogin struct {
+// login is a validated auth.htm request.
+type login struct {
 	appCode  string
-	app      *ZhezhengdingApp
+	app      *App
 	redirect *url.URL
 	state    string // "" when absent
 	embed    bool
@@ -27,13 +27,13 @@ type zzdLogin struct {
 // real login host would answer "无权限访问": unknown app code, a
 // redirect_uri outside the app's callback domains, or (a simulator
 // choice) a missing or wrong response_type, scope or authType.
-func (z *Zhezhengding) parseLogin(q url.Values) *zzdLogin {
+func (z *Server) parseLogin(q url.Values) *login {
 	app := z.apps[q.Get("client_id")]
 	if app == nil || q.Get("response_type") != "code" || q.Get("scope") != "get_user_info" || q.Get("authType") != "QRCODE" {
 		return nil
 	}
 	u, err := url.Parse(q.Get("redirect_uri"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !zzdDomainAllowed(u, app.CallbackDomains) {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !domainAllowed(u, app.CallbackDomains) {
 		return nil
 	}
 	params := url.Values{}
@@ -42,7 +42,7 @@ func (z *Zhezhengding) parseLogin(q url.Values) *zzdLogin {
 			params.Set(k, v)
 		}
 	}
-	return &zzdLogin{
+	return &login{
 		appCode:  q.Get("client_id"),
 		app:      app,
 		redirect: u,
@@ -52,16 +52,16 @@ func (z *Zhezhengding) parseLogin(q url.Values) *zzdLogin {
 	}
 }
 
-// zzdDomainAllowed reports whether u's host is one of domains (see
-// ZhezhengdingApp.CallbackDomains).
-func zzdDomainAllowed(u *url.URL, domains []string) bool {
+// domainAllowed reports whether u's host is one of domains (see
+// App.CallbackDomains).
+func domainAllowed(u *url.URL, domains []string) bool {
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
 	for _, d := range domains {
-		d = zzdNormalizeDomain(d)
+		d = normalizeDomain(d)
 		if h, p, err := net.SplitHostPort(d); err == nil {
 			if h == host && p == port {
 				return true
@@ -75,7 +75,7 @@ func zzdDomainAllowed(u *url.URL, domains []string) bool {
 
 // authPage serves GET /oauth2/auth.htm: the QR page with the test people,
 // "无权限访问", or with AutoApprove the scan's result at once.
-func (z *Zhezhengding) authPage(w http.ResponseWriter, r *http.Request) {
+func (z *Server) authPage(w http.ResponseWriter, r *http.Request) {
 	l := z.parseLogin(r.URL.Query())
 	if l == nil {
 		z.noPermission(w)
@@ -86,7 +86,7 @@ func (z *Zhezhengding) authPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type person struct {
-		*ZhezhengdingAccount
+		*Account
 		Link string
 	}
 	type tenant struct {
@@ -113,17 +113,17 @@ func (z *Zhezhengding) authPage(w http.ResponseWriter, r *http.Request) {
 			tenants = append(tenants, tt)
 		}
 	}
-	z.render(w, http.StatusOK, zzdQRPage, map[string]any{
+	z.render(w, http.StatusOK, qRPage, map[string]any{
 		"Embed":   l.embed,
 		"AppCode": l.appCode,
-		"QR":      template.HTML(zzdFakeQR(zzdRandomHex(16))),
+		"QR":      template.HTML(fakeQR(randomHex(16))),
 		"Tenants": tenants,
 	})
 }
 
 // approve serves /simulator/approve: the person identified by account
 // scanned and confirmed the login of the auth.htm parameters.
-func (z *Zhezhengding) approve(w http.ResponseWriter, r *http.Request) {
+func (z *Server) approve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -151,7 +151,7 @@ func (z *Zhezhengding) approve(w http.ResponseWriter, r *http.Request) {
 // complete issues a scan code for a and hands it over: 302 to the
 // redirect_uri, or in embedMode a page that posts {code, state} to the
 // parent frame.
-func (z *Zhezhengding) complete(w http.ResponseWriter, l *zzdLogin, a *ZhezhengdingAccount) {
+func (z *Server) complete(w http.ResponseWriter, l *login, a *Account) {
 	code, err := z.issueCode(l.app.AppKey, a.AccountID)
 	if err != nil {
 		http.Error(w, "simulator: "+err.Error(), http.StatusServiceUnavailable)
@@ -159,7 +159,7 @@ func (z *Zhezhengding) complete(w http.ResponseWriter, l *zzdLogin, a *Zhezhengd
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if l.embed {
-		z.render(w, http.StatusOK, zzdPostMessagePage, map[string]any{
+		z.render(w, http.StatusOK, postMessagePage, map[string]any{
 			"Code": code, "State": l.state, "HasState": l.state != "",
 		})
 		return
@@ -180,11 +180,11 @@ func (z *Zhezhengding) complete(w http.ResponseWriter, l *zzdLogin, a *Zhezhengd
 }
 
 // noPermission writes the login host's refusal: HTTP 200, as the real one.
-func (z *Zhezhengding) noPermission(w http.ResponseWriter) {
+func (z *Server) noPermission(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(zzdNoPermissionPage))
+	_, _ = w.Write([]byte(noPermissionPage))
 }
 
 // inAppCode serves /simulator/inapp, the stand-in for the 浙政钉 app's
@@ -192,7 +192,7 @@ func (z *Zhezhengding) noPermission(w http.ResponseWriter) {
 // (default: AutoApprove). It answers {"code": c, "auth_code": c} (mobile
 // and PC names of the same 5-minute, single-use code) with CORS open, so a
 // JSAPI stand-in on another origin can fetch it.
-func (z *Zhezhengding) inAppCode(w http.ResponseWriter, r *http.Request) {
+func (z *Server) inAppCode(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Cache-Control", "no-store")
 	fail := func(status int, msg string) {
@@ -232,7 +232,7 @@ func (z *Zhezhengding) inAppCode(w http.ResponseWriter, r *http.Request) {
 }
 
 // render executes t into a buffer first, so a failure is a clean 500.
-func (z *Zhezhengding) render(w http.ResponseWriter, status int, t *template.Template, data any) {
+func (z *Server) render(w http.ResponseWriter, status int, t *template.Template, data any) {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		http.Error(w, "simulator: render page", http.StatusInternalServerError)
@@ -243,9 +243,9 @@ func (z *Zhezhengding) render(w http.ResponseWriter, status int, t *template.Tem
 	_, _ = w.Write(buf.Bytes())
 }
 
-// zzdFakeQR draws a QR-looking 25×25 SVG (finder patterns and noise derived
+// fakeQR draws a QR-looking 25×25 SVG (finder patterns and noise derived
 // from seed), 200×200 px like the real one. It encodes nothing.
-func zzdFakeQR(seed string) string {
+func fakeQR(seed string) string {
 	const n = 25
 	var dark [n][n]bool
 	h := sha256.Sum256([]byte(seed))
@@ -293,9 +293,9 @@ func zzdFakeQR(seed string) string {
 	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200" viewBox="0 0 %d %d" shape-rendering="crispEdges" role="img" aria-label="二维码"><rect width="100%%" height="100%%" fill="#fff"/><path fill="#000" d="%s"/></svg>`, n+4, n+4, d.String())
 }
 
-// zzdNoPermissionPage is the login host's refusal for an unknown app or a
+// noPermissionPage is the login host's refusal for an unknown app or a
 // redirect_uri outside the callback domains; its text is exactly 无权限访问.
-const zzdNoPermissionPage = `<!DOCTYPE html>
+const noPermissionPage = `<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="UTF-8">
@@ -309,7 +309,7 @@ const zzdNoPermissionPage = `<!DOCTYPE html>
 </html>
 `
 
-var zzdQRPage = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
+var qRPage = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="UTF-8">
@@ -342,7 +342,7 @@ body{margin:0;font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-ser
 </html>
 `))
 
-var zzdPostMessagePage = template.Must(template.New("postmessage").Parse(`<!DOCTYPE html>
+var postMessagePage = template.Must(template.New("postmessage").Parse(`<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="UTF-8">
