@@ -86,15 +86,15 @@ type Position struct {
 	GmtCreate           string `json:"gmtCreate,omitempty"`
 }
 
-// DefaultZhezhengdingPeople returns a fresh copy of the built-in fixture
+// DefaultPeople returns a fresh copy of the built-in fixture
 // (testdata/people.json).
-func DefaultZhezhengdingPeople() (*People, error) {
-	return ParseZhezhengdingPeople(zhezhengdingPeopleJSON)
+func DefaultPeople() (*People, error) {
+	return ParsePeople(zhezhengdingPeopleJSON)
 }
 
-// ParseZhezhengdingPeople parses and validates a people file of the
+// ParsePeople parses and validates a people file of the
 // fixture's shape. Unknown fields are rejected.
-func ParseZhezhengdingPeople(data []byte) (*People, error) {
+func ParsePeople(data []byte) (*People, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var p People

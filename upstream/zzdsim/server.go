@@ -39,7 +39,7 @@ type App struct {
 type Options struct {
 	// Apps maps app code (e.g. "dingoidc_dingoa") to app. At least one.
 	Apps map[string]App
-	// People is the directory; nil loads DefaultZhezhengdingPeople. It is
+	// People is the directory; nil loads DefaultPeople. It is
 	// validated, kept and must not change afterwards.
 	People *People
 	// CodeTTL is the lifetime of scan and in-app codes (default 5m).
@@ -220,7 +220,7 @@ func New(opts Options) (*Server, error) {
 		z.faults = new(simkit.Faults)
 	}
 	if z.people == nil {
-		p, err := DefaultZhezhengdingPeople()
+		p, err := DefaultPeople()
 		if err != nil {
 			return nil, err
 		}

@@ -1119,7 +1119,7 @@ func TestZhezhengdingEnrichment(t *testing.T) {
 }
 
 func TestZhezhengdingPeopleFixture(t *testing.T) {
-	p, err := DefaultZhezhengdingPeople()
+	p, err := DefaultPeople()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1143,8 +1143,8 @@ func TestZhezhengdingPeopleFixture(t *testing.T) {
 	}
 	// A fresh copy each time: changing one leaves the next alone.
 	p.Accounts[0].LastName = "changed"
-	if q, _ := DefaultZhezhengdingPeople(); q.Accounts[0].LastName == "changed" {
-		t.Error("DefaultZhezhengdingPeople shares its data")
+	if q, _ := DefaultPeople(); q.Accounts[0].LastName == "changed" {
+		t.Error("DefaultPeople shares its data")
 	}
 
 	bad := []struct {
@@ -1159,7 +1159,7 @@ func TestZhezhengdingPeopleFixture(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseZhezhengdingPeople([]byte(tt.json))
+			_, err := ParsePeople([]byte(tt.json))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
