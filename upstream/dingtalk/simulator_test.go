@@ -31,6 +31,12 @@ type simEnv struct {
 
 func newSimEnv(t *testing.T, appKey string) *simEnv {
 	t.Helper()
+	return newSimEnvBehind(t, appKey, nil)
+}
+
+// newSimEnvBehind is newSimEnv with the simulator behind wrap (nil: none).
+func newSimEnvBehind(t *testing.T, appKey string, wrap func(http.Handler) http.Handler) *simEnv {
+	t.Helper()
 	fx, err := dingtalksim.Fixture()
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +45,11 @@ func newSimEnv(t *testing.T, appKey string) *simEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if wrap != nil {
+		h = wrap(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	p, err := dingtalk.New(dingtalk.Config{
 		LoginHost: srv.URL, APIHost: srv.URL, OAPIHost: srv.URL,

@@ -94,6 +94,16 @@ func (c *client) do(ctx context.Context, method, path string, params url.Values)
 		return nil, fmt.Errorf("request failed: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Not followed (New's client): the gateway never redirects an API
+		// call; a proxy or a wrong api_host does.
+		where := "elsewhere"
+		if u, err := resp.Location(); err == nil {
+			where = "to " + u.Scheme + "://" + u.Host
+		}
+		return nil, fmt.Errorf("http %d: %w", resp.StatusCode,
+			unexpected("redirected %s; signed calls are never redirected (check api_host)", where))
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		var ue *url.Error

@@ -52,6 +52,12 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger, now func() time.Time)
 	if hc == nil {
 		hc = &http.Client{}
 	}
+	// Every call carries the AppKey, a signature and (the token call) the
+	// AppSecret: a redirect must never take them elsewhere
+	// (docs/upstreams.md §1, Request signing).
+	noRedirects := *hc
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc = &noRedirects
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
