@@ -18,6 +18,10 @@ const (
 	CodeInvalidCode = "240111"
 	// CodeInvalidToken: the app access token expired or is unknown.
 	CodeInvalidToken = "240133"
+	// CodeTokenNotCorrect: "accessToken not correct", the gateway's other
+	// answer to a stale app token (docs/upstreams.md §1, More about the
+	// person): treated like CodeInvalidToken.
+	CodeTokenNotCorrect = "250027"
 )
 
 // APIError is a business failure: the gateway accepted the call and the

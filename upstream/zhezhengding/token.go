@@ -153,15 +153,17 @@ func parseToken(data json.RawMessage) (string, time.Duration, error) {
 }
 
 // errInvalidToken tells whether err is the gateway's "token expired or
-// unknown".
+// unknown" (240133) or "accessToken not correct" (250027): either way the
+// cached token is stale.
 func errInvalidToken(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && ae.Code == CodeInvalidToken
+	return errors.As(err, &ae) && (ae.Code == CodeInvalidToken || ae.Code == CodeTokenNotCorrect)
 }
 
 // callWithToken makes a POST call with access_token added to params. When
-// the gateway answers 240133 (token expired or unknown) the token is
-// dropped, a new one fetched and the call made once more.
+// the gateway answers 240133 (token expired or unknown) or 250027 (token
+// not correct) the token is dropped, a new one fetched and the call made
+// once more.
 func (s *tokenSource) callWithToken(ctx context.Context, path string, params url.Values) (json.RawMessage, error) {
 	tok, err := s.get(ctx)
 	if err != nil {
@@ -173,7 +175,9 @@ func (s *tokenSource) callWithToken(ctx context.Context, path string, params url
 	if !errInvalidToken(err) {
 		return data, err
 	}
-	s.logger.Info("app token refused by the gateway; refreshing it", "app", s.app, "path", path)
+	var ae *APIError
+	errors.As(err, &ae)
+	s.logger.Info("app token refused by the gateway; refreshing it", "app", s.app, "path", path, "code", ae.Code)
 	s.invalidate(tok)
 	if tok, err = s.get(ctx); err != nil {
 		return nil, err

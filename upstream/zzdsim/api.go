@@ -36,12 +36,14 @@ var (
 const (
 	bizCodeInvalid  = "240111" // captured
 	bizTokenInvalid = "240133" // captured
+	bizTokenWrong   = "250027" // seen in public integrations: "accessToken not correct"
 	bizParamError   = "400"    // simulator choice: a required parameter missing or malformed
 )
 
 var bizMessages = map[string]string{
 	bizCodeInvalid:  "code失效或不存在",
 	bizTokenInvalid: "应用accessToken失效或不存在",
+	bizTokenWrong:   "accessToken not correct",
 }
 
 // apiCall is an authenticated API call.
@@ -210,8 +212,8 @@ func (z *Server) userByInAppCode(c *apiCall) answer {
 }
 
 func (z *Server) userByCode(c *apiCall, codeParam string, inApp bool) answer {
-	if !z.validToken(c.cred.key, c.params.Get("access_token")) {
-		return bizError(bizTokenInvalid)
+	if code := z.tokenRefusal(c.cred.key, c.params.Get("access_token")); code != "" {
+		return bizError(code)
 	}
 	expireCodes, _, _, _ := z.faults.Snapshot()
 	code := c.params.Get(codeParam)

@@ -152,6 +152,7 @@ type Server struct {
 	mu            sync.Mutex
 	codes         map[string]issuedCode  // code → grant
 	tokens        map[string]issuedToken // access token → token
+	revoked       map[string]string      // revoked access token → its refusal
 	credToken     map[string]string      // AppKey → its current access token
 	nonces        [2]map[string]struct{} // current and previous generation
 	nonceGenStart time.Time
@@ -200,6 +201,7 @@ func New(opts Options) (*Server, error) {
 		tenants:     map[int64]*Tenant{},
 		codes:       map[string]issuedCode{},
 		tokens:      map[string]issuedToken{},
+		revoked:     map[string]string{},
 		credToken:   map[string]string{},
 		nonces:      [2]map[string]struct{}{{}, {}},
 		requestPID:  fmt.Sprintf("%05x", os.Getpid()&0xfffff),
@@ -365,13 +367,39 @@ func (z *Server) appToken(appKey string) (string, int64) {
 	return tok, int64(z.tokenTTL / time.Second)
 }
 
-// validToken reports whether tok is a live access token of the pair appKey.
-func (z *Server) validToken(appKey, tok string) bool {
+// tokenRefusal returns "" when tok is a live access token of the pair
+// appKey, else the business error answering it: 240133, or what
+// RevokeTokens said for a revoked token.
+func (z *Server) tokenRefusal(appKey, tok string) string {
 	now := z.now()
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	t, ok := z.tokens[tok]
-	return ok && t.appKey == appKey && now.Before(t.expires)
+	switch {
+	case ok && t.appKey == appKey && now.Before(t.expires):
+		return ""
+	case z.revoked[tok] != "":
+		return z.revoked[tok]
+	}
+	return bizTokenInvalid
+}
+
+// RevokeTokens drops every app access token issued so far, as the real
+// gateway does on its own (a reset app secret, a token store lost): the
+// next token call issues a new one. A call with a revoked token answers
+// code, "240133" (expired or unknown) or "250027" (accessToken not
+// correct); both are seen from the real gateway (docs/upstreams.md §1).
+func (z *Server) RevokeTokens(code string) {
+	if code != bizTokenWrong {
+		code = bizTokenInvalid
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	for tok := range z.tokens {
+		z.revoked[tok] = code
+	}
+	clear(z.tokens)
+	clear(z.credToken)
 }
 
 // useNonce records nonce for appKey and reports false if it was seen within
