@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// aPIError is api.dingtalk.com's error body (note the lower-case requestid).
-type aPIError struct {
+// apiError is api.dingtalk.com's error body (note the lower-case requestid).
+type apiError struct {
 	RequestID          string            `json:"requestid"`
 	Code               string            `json:"code"`
 	Message            string            `json:"message"`
@@ -29,18 +29,18 @@ func (d *Server) api(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if _, _, serverError, _ := d.faultState(); serverError {
-			aPIErr(w, http.StatusInternalServerError, "unknownError", "未知错误")
+			apiErr(w, http.StatusInternalServerError, "unknownError", "未知错误")
 			return
 		}
 		h(w, r)
 	}
 }
 
-func aPIErr(w http.ResponseWriter, status int, code, msg string) {
-	aPIErrBody(w, status, aPIError{Code: code, Message: msg})
+func apiErr(w http.ResponseWriter, status int, code, msg string) {
+	apiErrBody(w, status, apiError{Code: code, Message: msg})
 }
 
-func aPIErrBody(w http.ResponseWriter, status int, e aPIError) {
+func apiErrBody(w http.ResponseWriter, status int, e apiError) {
 	e.RequestID = requestID()
 	w.Header().Set("x-acs-request-id", e.RequestID)
 	writeJSON(w, status, e)
@@ -49,7 +49,7 @@ func aPIErrBody(w http.ResponseWriter, status int, e aPIError) {
 // decodeAPI reads a JSON body; false (and an answer sent) if it is not one.
 func decodeAPI(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v); err != nil {
-		aPIErr(w, http.StatusBadRequest, "InvalidParameter", "请求体不是合法的 JSON")
+		apiErr(w, http.StatusBadRequest, "InvalidParameter", "请求体不是合法的 JSON")
 		return false
 	}
 	return true
@@ -60,7 +60,7 @@ func decodeAPI(w http.ResponseWriter, r *http.Request, v any) bool {
 func missing(w http.ResponseWriter, pairs ...string) bool {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] == "" {
-			aPIErr(w, http.StatusBadRequest, "Missing"+pairs[i], pairs[i]+" is mandatory for this action.")
+			apiErr(w, http.StatusBadRequest, "Missing"+pairs[i], pairs[i]+" is mandatory for this action.")
 			return false
 		}
 	}
@@ -80,7 +80,7 @@ func (d *Server) handleUserAccessToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, ok := d.checkApp(req.ClientID, req.ClientSecret); !ok {
-		aPIErr(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+		apiErr(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
 		return
 	}
 	now := d.now()
@@ -96,7 +96,7 @@ func (d *Server) handleUserAccessToken(w http.ResponseWriter, r *http.Request) {
 		}
 		d.mu.Unlock()
 		if !ok {
-			aPIErr(w, http.StatusBadRequest, "invalidAuthCode", "不合法的临时授权码")
+			apiErr(w, http.StatusBadRequest, "invalidAuthCode", "不合法的临时授权码")
 			return
 		}
 		g = g0
@@ -109,12 +109,12 @@ func (d *Server) handleUserAccessToken(w http.ResponseWriter, r *http.Request) {
 		}
 		d.mu.Unlock()
 		if !ok {
-			aPIErr(w, http.StatusBadRequest, "invalidRefreshToken", "不合法的refreshToken")
+			apiErr(w, http.StatusBadRequest, "invalidRefreshToken", "不合法的refreshToken")
 			return
 		}
 		g = g0
 	default:
-		aPIErr(w, http.StatusBadRequest, "invalidGrantType", "grantType 只支持 authorization_code 和 refresh_token")
+		apiErr(w, http.StatusBadRequest, "invalidGrantType", "grantType 只支持 authorization_code 和 refresh_token")
 		return
 	}
 	access, refresh := newToken(), newToken()
@@ -140,7 +140,7 @@ func (d *Server) handleAppAccessToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, ok := d.checkApp(req.AppKey, req.AppSecret); !ok {
-		aPIErr(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+		apiErr(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -153,7 +153,7 @@ func (d *Server) handleAppAccessToken(w http.ResponseWriter, r *http.Request) {
 func (d *Server) handleUsersMe(w http.ResponseWriter, r *http.Request) {
 	token := r.Header.Get("x-acs-dingtalk-access-token")
 	if token == "" {
-		aPIErr(w, http.StatusBadRequest, "AuthenticationFailed.MissingParameter", "缺少参数 x-acs-dingtalk-access-token")
+		apiErr(w, http.StatusBadRequest, "AuthenticationFailed.MissingParameter", "缺少参数 x-acs-dingtalk-access-token")
 		return
 	}
 	now := d.now()
@@ -161,12 +161,12 @@ func (d *Server) handleUsersMe(w http.ResponseWriter, r *http.Request) {
 	g, ok := d.access.get(now, token)
 	d.mu.Unlock()
 	if !ok {
-		aPIErr(w, http.StatusBadRequest, "InvalidAuthentication", "不合法的access_token")
+		apiErr(w, http.StatusBadRequest, "InvalidAuthentication", "不合法的access_token")
 		return
 	}
 	app := d.apps[g.appKey]
 	if !slices.Contains(app.Permissions, "Contact.User.Read") {
-		aPIErrBody(w, http.StatusForbidden, aPIError{
+		apiErrBody(w, http.StatusForbidden, apiError{
 			Code:               "Forbidden.AccessDenied.AccessTokenPermissionDenied",
 			Message:            "没有调用该接口的权限，接口权限申请参考：https://open.dingtalk.com/document/orgapp-server/add-api-permission",
 			AccessDeniedDetail: &accessDeniedInfo{RequiredScopes: []string{"Contact.User.Read"}},

@@ -105,7 +105,7 @@ func (d *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 		d.approve(w, r, req, d.union[d.autoApprove])
 		return
 	}
-	data := qRPage{AppName: req.app.Name, AppKey: req.appKey}
+	data := qrPage{AppName: req.app.Name, AppKey: req.appKey}
 	if c := d.corps[req.corpID]; c != nil && req.scopeCorp {
 		data.CorpName = c.name
 	}
@@ -116,7 +116,7 @@ func (d *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 		v := url.Values{}
 		maps.Copy(v, req.params)
 		v.Set("unionId", p.UnionID)
-		data.People = append(data.People, qRPerson{
+		data.People = append(data.People, qrPerson{
 			Nick:    p.Nick,
 			Badge:   badge(p.Nick),
 			UnionID: p.UnionID,
@@ -125,7 +125,7 @@ func (d *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	htmlHeaders(w)
-	_ = qRTmpl.Execute(w, data)
+	_ = qrTmpl.Execute(w, data)
 }
 
 // handleScan stands in for a person scanning and confirming on the phone.
@@ -296,12 +296,12 @@ func badge(nick string) string {
 	return string(r)
 }
 
-type qRPage struct {
+type qrPage struct {
 	AppName, AppKey, CorpName, CancelURL string
-	People                               []qRPerson
+	People                               []qrPerson
 }
 
-type qRPerson struct {
+type qrPerson struct {
 	Nick, Badge, UnionID, ScanURL string
 	Orgs                          []string
 }
@@ -316,7 +316,7 @@ li a{display:flex;gap:12px;align-items:center;padding:10px 4px;text-decoration:n
 .orgs{color:#747677;font-size:12px}.cancel{display:block;text-align:center;margin-top:16px;color:#747677;font-size:13px}
 .err{color:#ff5219;font-size:15px;line-height:1.6}.code{color:#a2a3a4;font-size:12px;margin-top:8px}`
 
-var qRTmpl = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
+var qrTmpl = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>钉钉扫码登录（模拟器）</title><style>` + style + `</style></head>
 <body><div class="card">

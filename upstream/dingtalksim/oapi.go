@@ -14,8 +14,8 @@ import (
 	"strings"
 )
 
-// oAPIResp is oapi.dingtalk.com's envelope: always HTTP 200.
-type oAPIResp struct {
+// oapiResp is oapi.dingtalk.com's envelope: always HTTP 200.
+type oapiResp struct {
 	ErrCode   int    `json:"errcode"`
 	ErrMsg    string `json:"errmsg"`
 	SubCode   string `json:"sub_code,omitempty"`
@@ -50,34 +50,34 @@ func (d *Server) oapi(h func(w http.ResponseWriter, app *App, params map[string]
 	return d.oapiNoToken(func(w http.ResponseWriter, r *http.Request) {
 		app := d.appForToken(r.URL.Query().Get("access_token"))
 		if app == nil {
-			writeOAPI(w, oAPIResp{ErrCode: 88, ErrMsg: "ding talk error[subcode=40014,submsg=不合法的access_token]", SubCode: "40014", SubMsg: "不合法的access_token"})
+			writeOAPI(w, oapiResp{ErrCode: 88, ErrMsg: "ding talk error[subcode=40014,submsg=不合法的access_token]", SubCode: "40014", SubMsg: "不合法的access_token"})
 			return
 		}
-		params, err := oAPIParams(w, r)
+		params, err := oapiParams(w, r)
 		if err != nil {
-			oAPIErr(w, 40035, "不合法的参数")
+			oapiErr(w, 40035, "不合法的参数")
 			return
 		}
 		h(w, app, params)
 	})
 }
 
-func writeOAPI(w http.ResponseWriter, resp oAPIResp) {
-	resp.RequestID = oAPIRequestID()
+func writeOAPI(w http.ResponseWriter, resp oapiResp) {
+	resp.RequestID = oapiRequestID()
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func oAPIErr(w http.ResponseWriter, code int, msg string) {
-	writeOAPI(w, oAPIResp{ErrCode: code, ErrMsg: msg})
+func oapiErr(w http.ResponseWriter, code int, msg string) {
+	writeOAPI(w, oapiResp{ErrCode: code, ErrMsg: msg})
 }
 
-func oAPIOK(w http.ResponseWriter, result any) {
-	writeOAPI(w, oAPIResp{ErrMsg: "ok", Result: result})
+func oapiOK(w http.ResponseWriter, result any) {
+	writeOAPI(w, oapiResp{ErrMsg: "ok", Result: result})
 }
 
-// oAPIParams reads a JSON object or form body into strings (numbers as
+// oapiParams reads a JSON object or form body into strings (numbers as
 // written).
-func oAPIParams(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
+func oapiParams(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
 		return nil, err
@@ -141,20 +141,20 @@ func (d *Server) handleGetToken(w http.ResponseWriter, r *http.Request) {
 func (d *Server) handleGetByUnionID(w http.ResponseWriter, app *App, params map[string]string) {
 	unionID := params["unionid"]
 	if unionID == "" {
-		oAPIErr(w, 40035, "不合法的参数")
+		oapiErr(w, 40035, "不合法的参数")
 		return
 	}
 	p := d.union[unionID]
 	if p == nil {
-		oAPIErr(w, 60121, "找不到该用户")
+		oapiErr(w, 60121, "找不到该用户")
 		return
 	}
 	m, ok := p.Orgs[app.CorpID]
 	if !ok {
-		oAPIErr(w, 60121, "找不到该用户")
+		oapiErr(w, 60121, "找不到该用户")
 		return
 	}
-	oAPIOK(w, struct {
+	oapiOK(w, struct {
 		ContactType int    `json:"contact_type"`
 		UserID      string `json:"userid"`
 	}{m.ContactType, m.UserID})
@@ -174,12 +174,12 @@ type leaderInDept struct {
 func (d *Server) handleUserGet(w http.ResponseWriter, app *App, params map[string]string) {
 	userID := params["userid"]
 	if userID == "" {
-		oAPIErr(w, 40035, "不合法的参数")
+		oapiErr(w, 40035, "不合法的参数")
 		return
 	}
 	p := d.corps[app.CorpID].users[userID]
 	if p == nil || !internal(p, app.CorpID) {
-		oAPIErr(w, 60121, "找不到该用户")
+		oapiErr(w, 60121, "找不到该用户")
 		return
 	}
 	m := p.Orgs[app.CorpID]
@@ -189,7 +189,7 @@ func (d *Server) handleUserGet(w http.ResponseWriter, app *App, params map[strin
 		orders = append(orders, deptOrder{DeptID: dep, Order: 176093498551681512 - int64(i)})
 		leaders = append(leaders, leaderInDept{DeptID: dep, Leader: slices.ContainsFunc(m.RoleList, func(r Role) bool { return r.Name == "主管" })})
 	}
-	oAPIOK(w, struct {
+	oapiOK(w, struct {
 		UserID           string         `json:"userid"`
 		UnionID          string         `json:"unionid"`
 		Name             string         `json:"name"`
@@ -242,15 +242,15 @@ func (d *Server) handleUserGet(w http.ResponseWriter, app *App, params map[strin
 func (d *Server) handleDepartmentGet(w http.ResponseWriter, app *App, params map[string]string) {
 	id, err := strconv.ParseInt(params["dept_id"], 10, 64)
 	if err != nil {
-		oAPIErr(w, 40035, "不合法的参数")
+		oapiErr(w, 40035, "不合法的参数")
 		return
 	}
 	dep, ok := d.corps[app.CorpID].depts[id]
 	if !ok {
-		oAPIErr(w, 60003, "部门不存在")
+		oapiErr(w, 60003, "部门不存在")
 		return
 	}
-	oAPIOK(w, struct {
+	oapiOK(w, struct {
 		DeptID          int64  `json:"dept_id"`
 		Name            string `json:"name"`
 		ParentID        int64  `json:"parent_id,omitempty"`
@@ -276,7 +276,7 @@ func (d *Server) handleGetUserInfo(w http.ResponseWriter, app *App, params map[s
 	}
 	d.mu.Unlock()
 	if !ok {
-		oAPIErr(w, 40078, "不存在的临时授权码")
+		oapiErr(w, 40078, "不存在的临时授权码")
 		return
 	}
 	p := d.union[c.unionID]
@@ -289,7 +289,7 @@ func (d *Server) handleGetUserInfo(w http.ResponseWriter, app *App, params map[s
 		}
 	}
 	dev := sha256.Sum256([]byte("device:" + p.UnionID))
-	oAPIOK(w, struct {
+	oapiOK(w, struct {
 		UserID            string `json:"userid"`
 		UnionID           string `json:"unionid"`
 		Name              string `json:"name"`
@@ -307,8 +307,8 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// oAPIRequestID is an oapi request id: 13 lower-case base-36 characters.
-func oAPIRequestID() string {
+// oapiRequestID is an oapi request id: 13 lower-case base-36 characters.
+func oapiRequestID() string {
 	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
 	var b [13]byte
 	_, _ = rand.Read(b[:])

@@ -409,7 +409,7 @@ func (d *Server) routes() {
 	m.HandleFunc("POST /topapi/v2/user/getuserinfo", d.oapi(d.handleGetUserInfo))
 	// Anything else: the api gateway's answer for an unknown action.
 	m.HandleFunc("/", d.api(func(w http.ResponseWriter, r *http.Request) {
-		aPIErr(w, http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
+		apiErr(w, http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 	}))
 	d.mux = m
 }

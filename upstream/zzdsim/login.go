@@ -113,7 +113,7 @@ func (z *Server) authPage(w http.ResponseWriter, r *http.Request) {
 			tenants = append(tenants, tt)
 		}
 	}
-	z.render(w, http.StatusOK, qRPage, map[string]any{
+	z.render(w, http.StatusOK, qrPage, map[string]any{
 		"Embed":   l.embed,
 		"AppCode": l.appCode,
 		"QR":      template.HTML(fakeQR(randomHex(16))),
@@ -309,7 +309,7 @@ const noPermissionPage = `<!DOCTYPE html>
 </html>
 `
 
-var qRPage = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
+var qrPage = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="UTF-8">
