@@ -37,9 +37,19 @@ func newSimEnv(t *testing.T, appKey string) *simEnv {
 // newSimEnvBehind is newSimEnv with the simulator behind wrap (nil: none).
 func newSimEnvBehind(t *testing.T, appKey string, wrap func(http.Handler) http.Handler) *simEnv {
 	t.Helper()
+	return newSimEnvWith(t, appKey, nil, wrap)
+}
+
+// newSimEnvWith is newSimEnvBehind with the fixture changed by edit (nil:
+// none).
+func newSimEnvWith(t *testing.T, appKey string, edit func(*dingtalksim.Options), wrap func(http.Handler) http.Handler) *simEnv {
+	t.Helper()
 	fx, err := dingtalksim.Fixture()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(&fx)
 	}
 	sim, err := dingtalksim.New(fx)
 	if err != nil {

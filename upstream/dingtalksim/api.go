@@ -32,6 +32,10 @@ func (d *Server) api(h http.HandlerFunc) http.HandlerFunc {
 			apiErr(w, http.StatusInternalServerError, "unknownError", "未知错误")
 			return
 		}
+		if d.throttled(apiHost) {
+			apiErr(w, http.StatusForbidden, "Forbidden.AccessDenied.QpsLimitForApi", "调用该接口超过限流阈值")
+			return
+		}
 		h(w, r)
 	}
 }
@@ -96,7 +100,7 @@ func (d *Server) handleUserAccessToken(w http.ResponseWriter, r *http.Request) {
 		}
 		d.mu.Unlock()
 		if !ok {
-			apiErr(w, http.StatusBadRequest, "invalidAuthCode", "不合法的临时授权码")
+			apiErr(w, http.StatusBadRequest, "invalidParameter.authCode.notFound", "不合法的临时授权码")
 			return
 		}
 		g = g0

@@ -40,6 +40,10 @@ func (d *Server) oapiNoToken(h http.HandlerFunc) http.HandlerFunc {
 			_, _ = io.WriteString(w, badGateway)
 			return
 		}
+		if d.throttled(oapiHost) {
+			oapiErr(w, 90002, "您的服务器调用钉钉开放平台当前接口的所有请求都被暂时禁用了, 请稍后重试")
+			return
+		}
 		h(w, r)
 	}
 }
@@ -139,6 +143,11 @@ func (d *Server) handleGetToken(w http.ResponseWriter, r *http.Request) {
 
 // handleGetByUnionID: POST /topapi/user/getbyunionid {"unionid"}.
 func (d *Server) handleGetByUnionID(w http.ResponseWriter, app *App, params map[string]string) {
+	if !slices.Contains(app.Permissions, "qyapi_get_member") {
+		writeOAPI(w, oapiResp{ErrCode: 88, ErrMsg: "ding talk error[subcode=60011,submsg=没有调用该接口的权限]",
+			SubCode: "60011", SubMsg: "没有调用该接口的权限，接口权限申请参考：qyapi_get_member"})
+		return
+	}
 	unionID := params["unionid"]
 	if unionID == "" {
 		oapiErr(w, 40035, "不合法的参数")

@@ -66,12 +66,18 @@ import (
 //     corpId query parameter if the person is an internal member of it, else
 //     the app's corp if they are, else their first corp (by corpId), else none.
 //   - A code is bound to the app that asked for it; redeeming it with
-//     another app's credentials answers invalidAuthCode (and leaves it).
+//     another app's credentials answers 400
+//     invalidParameter.authCode.notFound "不合法的临时授权码" (and leaves it),
+//     as does an unknown or used code.
 //   - Refresh tokens rotate: the one used stops working; a bad, used or
 //     expired one answers 400 invalidRefreshToken. They last RefreshTTL.
 //   - users/me returns mobile and stateCode only when the app also holds
 //     Contact.User.mobile; empty fields are left out, as DingTalk does.
-//   - oapi calls need no permission besides a valid app token. An external
+//   - Throttle makes calls answer as DingTalk over its rate limit: HTTP 403
+//     Forbidden.AccessDenied.QpsLimitForApi on the api host, errcode 90002
+//     on oapi.
+//   - getbyunionid needs qyapi_get_member (else errcode 88, sub_code
+//     60011); other oapi calls need only a valid app token. An external
 //     contact (contact_type 1) is found by getbyunionid but not by user/get
 //     (60121), and cannot get in-app codes. language is accepted and ignored.
 //   - Bad parameters on oapi answer errcode 40035; an unknown department
@@ -114,6 +120,7 @@ type Server struct {
 	inapp     ttlStore[inAppGrant]     // in-app code → person and corp
 	appTokens map[string]appTokenEntry // AppKey → its current token
 	appByTok  map[string]string        // app token → AppKey
+	throttle  [2]int                   // api, oapi calls still to answer as throttled
 }
 
 // Options configure a DingTalk simulator. Apps, Corps and People
@@ -150,8 +157,9 @@ type App struct {
 	// RedirectDomains are the callback domains: host names ("sso.example.com"),
 	// host:port, or URLs (their host counts).
 	RedirectDomains []string `json:"redirectDomains"`
-	// Permissions granted to the app, e.g. "Contact.User.Read" (users/me)
-	// and "Contact.User.mobile" (mobile in users/me).
+	// Permissions granted to the app, e.g. "Contact.User.Read" (users/me),
+	// "Contact.User.mobile" (mobile in users/me) and "qyapi_get_member"
+	// (getbyunionid).
 	Permissions []string `json:"permissions"`
 }
 
@@ -424,6 +432,34 @@ func (d *Server) Faults() *simkit.Faults { return d.faults }
 // faultState reads the knobs.
 func (d *Server) faultState() (expireCodes, badAuth, serverError bool, delay time.Duration) {
 	return d.faults.Snapshot()
+}
+
+// Throttle makes the next api calls to the api host and the next oapi
+// calls to the oapi host answer as DingTalk does over its rate limit
+// (HTTP 403 Forbidden.AccessDenied.QpsLimitForApi, errcode 90002); 0, 0
+// stops it.
+func (d *Server) Throttle(api, oapi int) {
+	d.mu.Lock()
+	d.throttle = [2]int{max(api, 0), max(oapi, 0)}
+	d.mu.Unlock()
+}
+
+// Hosts, for throttled.
+const (
+	apiHost  = 0
+	oapiHost = 1
+)
+
+// throttled counts down Throttle: true when this call to host is
+// throttled.
+func (d *Server) throttled(host int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.throttle[host] == 0 {
+		return false
+	}
+	d.throttle[host]--
+	return true
 }
 
 // wait sleeps for the Delay fault; false if the request went away meanwhile.

@@ -471,20 +471,20 @@ func TestDingTalkUserAccessTokenErrors(t *testing.T) {
 		{"not JSON", func(_ *env, code string) any { return json.RawMessage(`"code=` + code + `"`) }, 400, "InvalidParameter"},
 		{"unknown code", func(_ *env, _ string) any {
 			return map[string]string{"clientId": appMain, "clientSecret": secMain, "code": "0123456789abcdef0123456789abcdef", "grantType": "authorization_code"}
-		}, 400, "invalidAuthCode"},
+		}, 400, "invalidParameter.authCode.notFound"},
 		{"empty code", func(_ *env, _ string) any {
 			return map[string]string{"clientId": appMain, "clientSecret": secMain, "grantType": "authorization_code"}
-		}, 400, "invalidAuthCode"},
+		}, 400, "invalidParameter.authCode.notFound"},
 		{"code used twice", func(e *env, code string) any {
 			return map[string]string{"clientId": appMain, "clientSecret": secMain, "code": code, "grantType": "authorization_code"}
-		}, 400, "invalidAuthCode"},
+		}, 400, "invalidParameter.authCode.notFound"},
 		{"code expired", func(e *env, code string) any {
 			e.clock.Advance(5*time.Minute + time.Second)
 			return map[string]string{"clientId": appMain, "clientSecret": secMain, "code": code, "grantType": "authorization_code"}
-		}, 400, "invalidAuthCode"},
+		}, 400, "invalidParameter.authCode.notFound"},
 		{"another app's code", func(_ *env, code string) any {
 			return map[string]string{"clientId": appNoPerm, "clientSecret": secNoPerm, "code": code, "grantType": "authorization_code"}
-		}, 400, "invalidAuthCode"},
+		}, 400, "invalidParameter.authCode.notFound"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -511,7 +511,7 @@ func TestDingTalkCodeJustBeforeExpiry(t *testing.T) {
 	code = e.scan(t, authQuery(appMain, "openid", "s"), zhangsan)
 	e.clock.Advance(time.Minute)
 	status, m := e.exchange(t, appMain, secMain, code)
-	wantAPIError(t, status, m, 400, "invalidAuthCode")
+	wantAPIError(t, status, m, 400, "invalidParameter.authCode.notFound")
 }
 
 func TestDingTalkUsersMe(t *testing.T) {
@@ -951,7 +951,7 @@ func TestDingTalkFaults(t *testing.T) {
 		{"expireCodes", func(f *simkit.Faults) { f.ExpireCodes(true) }, func(t *testing.T, e *env) {
 			code := e.scan(t, authQuery(appMain, "openid", "s"), zhangsan)
 			status, m := e.exchange(t, appMain, secMain, code)
-			wantAPIError(t, status, m, 400, "invalidAuthCode")
+			wantAPIError(t, status, m, 400, "invalidParameter.authCode.notFound")
 			_, ia := e.json(t, "GET", "/simulator/inapp?corpId="+corpA+"&unionId="+zhangsan, nil, nil)
 			tok := e.appToken(t, appMain, secMain)
 			if m := e.oapi(t, "/topapi/v2/user/getuserinfo", tok, map[string]any{"code": ia["code"]}); errcode(m) != "40078" {
