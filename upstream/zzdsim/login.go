@@ -21,6 +21,8 @@ type login struct {
 	state    string // "" when absent
 	embed    bool
 	params   url.Values // the auth.htm parameters, carried to approve
+	// omitState leaves state out of the embedded page's message.
+	omitState bool
 }
 
 // parseLogin validates the QR page's parameters. It returns nil when the
@@ -145,6 +147,9 @@ func (z *Server) approve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "simulator: unknown account "+strconv.Quote(r.Form.Get("account")), http.StatusBadRequest)
 		return
 	}
+	if r.Form.Get("omit_state") == "1" {
+		l.omitState = true
+	}
 	z.complete(w, l, a)
 }
 
@@ -160,7 +165,7 @@ func (z *Server) complete(w http.ResponseWriter, l *login, a *Account) {
 	w.Header().Set("Cache-Control", "no-store")
 	if l.embed {
 		z.render(w, http.StatusOK, postMessagePage, map[string]any{
-			"Code": code, "State": l.state, "HasState": l.state != "",
+			"Code": code, "State": l.state, "HasState": l.state != "" && !l.omitState && !z.omitState,
 		})
 		return
 	}
@@ -325,7 +330,17 @@ body{margin:0;font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-ser
 .sim a{display:block;padding:4px 8px;margin:2px 0;border:1px solid #d9e2f2;border-radius:4px;color:#1a5bd6;text-decoration:none}
 .sim a:hover{background:#eef3fc}
 .sim small{color:#999}
-</style>
+{{if .Embed}}/* In the frame (360×360 or smaller): every test person visible without scrolling. */
+.box{padding:4px}
+.qr{width:96px;height:96px;margin:0 auto}
+.qr svg{width:96px;height:96px}
+.tip{font-size:12px;margin:2px 0 4px}
+.sim{font-size:12px;padding-top:2px}
+.sim p{margin:0}
+.sim h2{font-size:11px;margin:3px 0 1px}
+.sim a{display:inline-block;padding:1px 5px;margin:1px 0}
+.sim small{display:none}
+{{end}}</style>
 </head>
 <body>
 <div class="box">

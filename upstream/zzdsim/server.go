@@ -51,6 +51,10 @@ type Options struct {
 	ClockWindow time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OmitEmbedState leaves state out of the embedded page's message
+	// ({code} alone), as some real QR pages do (docs/upstreams.md §1); an
+	// approval with omit_state=1 does so too.
+	OmitEmbedState bool
 	// AutoApprove, when non-zero, is the accountId that "scans" at once:
 	// a valid auth.htm request is approved immediately (302, or the
 	// postMessage page in embedMode), so a client that only follows
@@ -75,7 +79,10 @@ type Options struct {
 //	                             account=<accountId> → 302
 //	                             redirect_uri?code=…&state=…, or in
 //	                             embedMode a page calling
-//	                             window.parent.postMessage({code, state}, "*")
+//	                             window.parent.postMessage({code, state}, "*");
+//	                             with omit_state=1 (or Options.OmitEmbedState)
+//	                             the message is {code} alone, as real pages
+//	                             that embed the QR may send it
 //	GET|POST /simulator/inapp    dd.getAuthCode (免登) stand-in:
 //	                             app=<in-app AppKey>&account=<accountId> →
 //	                             {"code":"…","auth_code":"…"} (the same code)
@@ -138,6 +145,7 @@ type Server struct {
 	tokenTTL    time.Duration
 	window      time.Duration
 	autoApprove int64
+	omitState   bool
 	faults      *simkit.Faults
 
 	apps     map[string]*App        // app code → app
@@ -193,6 +201,7 @@ func New(opts Options) (*Server, error) {
 		tokenTTL:    opts.TokenTTL,
 		window:      opts.ClockWindow,
 		autoApprove: opts.AutoApprove,
+		omitState:   opts.OmitEmbedState,
 		faults:      opts.Faults,
 		people:      opts.People,
 		apps:        map[string]*App{},

@@ -372,6 +372,8 @@ func TestZhezhengdingLogin(t *testing.T) {
 		embed        bool
 		wantPrefix   string // of the Location
 		wantState    string // "" when absent
+		omitOption   bool   // Options.OmitEmbedState
+		omitParam    bool   // omit_state=1 on the approval
 	}{
 		{name: "full page with state", query: authQuery(appCode, callback, "st-1/ä", false), wantPrefix: callback + "?code=", wantState: "st-1/ä"},
 		{name: "full page without state", query: authQuery(appCode, callback, "", false), wantPrefix: callback + "?code="},
@@ -380,6 +382,9 @@ func TestZhezhengdingLogin(t *testing.T) {
 		{name: "domain given as a URL", query: authQuery(otherCode, "https://other.example.gov.cn/cb", "s", false), wantPrefix: "https://other.example.gov.cn/cb?code=", wantState: "s"},
 		{name: "embedded with state", query: authQuery(appCode, callback, "st-2", true), embed: true, wantState: "st-2"},
 		{name: "embedded without state", query: authQuery(appCode, callback, "", true), embed: true},
+		{name: "embedded, state left out (option)", query: authQuery(appCode, callback, "st-5", true), embed: true, omitOption: true},
+		{name: "embedded, state left out (approval)", query: authQuery(appCode, callback, "st-6", true), embed: true, omitParam: true},
+		{name: "full page keeps its state with the option", query: authQuery(appCode, callback, "st-7", false), omitOption: true, wantPrefix: callback + "?code=", wantState: "st-7"},
 		{name: "auto-approve full page", query: authQuery(appCode, callback, "st-3", false), autoApprove: zhangWei, wantPrefix: callback + "?code=", wantState: "st-3"},
 		{name: "auto-approve embedded", query: authQuery(appCode, callback, "st-4", true), autoApprove: zhangWei, embed: true, wantState: "st-4"},
 		{name: "unknown app", query: authQuery("nobody_dingoa", callback, "s", false), noPermission: true},
@@ -398,7 +403,7 @@ func TestZhezhengdingLogin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, func(o *Options) { o.AutoApprove = tt.autoApprove })
+			e := newEnv(t, func(o *Options) { o.AutoApprove, o.OmitEmbedState = tt.autoApprove, tt.omitOption })
 			authURL := e.srv.URL + "/oauth2/auth.htm?" + tt.query.Encode()
 			resp, body := e.get(authURL)
 			if tt.noPermission {
@@ -424,6 +429,9 @@ func TestZhezhengdingLogin(t *testing.T) {
 				link, err := base.Parse(html.UnescapeString(m[1]))
 				if err != nil {
 					t.Fatal(err)
+				}
+				if tt.omitParam {
+					link.RawQuery += "&omit_state=1"
 				}
 				resp, body = e.get(link.String())
 			}
