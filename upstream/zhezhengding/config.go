@@ -75,6 +75,11 @@ type Config struct {
 	Enrich bool `yaml:"enrich"`
 	// Timeout bounds each API call; zero means DefaultTimeout.
 	Timeout time.Duration `yaml:"timeout"`
+	// ClockOffset is added to this server's clock for the gateway's
+	// signed timestamps, for a gateway whose clock is off (it refuses
+	// timestamps off by minutes; one public integration adds 150s). Zero
+	// for none; at most an hour either way.
+	ClockOffset time.Duration `yaml:"clock_offset"`
 	// Scope is the QR page's scope; empty means DefaultScope. Not a
 	// config-file key.
 	Scope string `yaml:"-"`
@@ -180,6 +185,9 @@ func (c *Config) Validate() error {
 	} else if c.Timeout > 0 && c.Timeout < 100*time.Millisecond {
 		add("timeout", "%s is too short (want at least 100ms)", c.Timeout)
 	}
+	if c.ClockOffset > maxClockOffset || c.ClockOffset < -maxClockOffset {
+		add("clock_offset", "must be within an hour either way (got %s)", c.ClockOffset)
+	}
 	if strings.ContainsFunc(c.Scope, isSpaceOrControl) {
 		add("scope", "must not contain spaces or control characters")
 	}
@@ -196,6 +204,9 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxClockOffset bounds ClockOffset: a gateway off by more is broken.
+const maxClockOffset = time.Hour
 
 // checkHost accepts an absolute http(s) URL without trailing slash, query
 // or fragment. A path prefix is allowed (private deployments behind a

@@ -77,7 +77,7 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger, now func() time.Time)
 		return &tokenSource{
 			c: &client{
 				hc: hc, base: cfg.APIHost, key: key, secret: secret,
-				timeout: cfg.Timeout, now: now, nonces: nonces,
+				timeout: cfg.Timeout, offset: cfg.ClockOffset, now: now, nonces: nonces,
 			},
 			logger: logger,
 			app:    app,
