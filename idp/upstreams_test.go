@@ -49,7 +49,7 @@ func withSimulators(s *sims, embed bool, dtApp, dtSecret string) envOption {
 		u, _ := url.Parse(e.cfg.Issuer)
 		var err error
 		s.zzd, err = zzdsim.New(zzdsim.Options{Apps: map[string]zzdsim.App{
-			zzdAppCode: {AppKey: zzdAppKey, AppSecret: zzdAppSecret, CallbackDomains: []string{u.Hostname()}},
+			zzdAppCode: {AppKey: zzdAppKey, AppSecret: zzdAppSecret, CallbackDomains: []string{u.Hostname()}, ScanOrgAccess: true},
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -184,7 +184,7 @@ func TestZhezhengdingLogin(t *testing.T) {
 				"sub": "zzd_71453920", "name": "张伟", "preferred_username": "zhangwei.sj",
 				"employee_code": "GE_15c0f83f6f32cd110ddd43eb2b4759e2", "account_id": "71453920",
 				"tenant_id": "196729", "email": "zhangwei.sj@example.gov.cn", "email_verified": true,
-				"groups": []string{"数据资源处"},
+				"groups": []string{"数据资源处", "数字化改革工作专班"}, // main job first, every position (issue 15 item 3)
 			})
 			if s, _ := l.claims["tenant_name"].(string); s == "" {
 				t.Error("no tenant_name")

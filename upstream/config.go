@@ -77,3 +77,11 @@ func Secret(key, value, file, what string) (string, error) {
 	}
 	return value, nil
 }
+
+// Warner is implemented by configs that can be valid and still likely
+// wrong (a feature that will not work as configured). config check prints
+// the warnings; serve logs them.
+type Warner interface {
+	// Warnings returns one line per problem, each starting with its key.
+	Warnings() []string
+}

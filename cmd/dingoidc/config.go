@@ -458,6 +458,11 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", e.ID, err)
 		}
+		if w, ok := cfg.(upstream.Warner); ok && d.Logger != nil {
+			for _, s := range w.Warnings() {
+				d.Logger.Warn("upstream config: " + s)
+			}
+		}
 		out = append(out, idp.UpstreamConfig{
 			ID:          e.ID,
 			Name:        e.Name,

@@ -31,10 +31,17 @@ func (c *cli) configCheck(_ context.Context, name string, args []string) error {
 	if err != nil {
 		return err
 	}
+	warnings := cfg.upstreamWarnings()
 	if o.json {
-		return writeJSON(c.stdout, map[string]any{"ok": true, "source": cfg.source(), "config": cfg})
+		return writeJSON(c.stdout, map[string]any{"ok": true, "source": cfg.source(), "config": cfg, "warnings": warnings})
 	}
 	fmt.Fprintf(c.stdout, "config OK: %s\n\n", cfg.source())
+	for _, w := range warnings {
+		fmt.Fprintf(c.stdout, "warning: %s\n", w)
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintln(c.stdout)
+	}
 	return cfg.printSummary(c.stdout)
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/dingoidc/dingoidc/upstream"
 	"github.com/dingoidc/dingoidc/upstream/dingtalk"
 	"github.com/dingoidc/dingoidc/upstream/upstreamtest"
@@ -22,3 +24,19 @@ var upstreamTypes = map[string]func() upstream.Config{
 
 // upstreamDeps are what opening an upstream may need.
 type upstreamDeps = upstream.Deps
+
+// upstreamWarnings returns the upstream configs' warnings (upstream.Warner),
+// each prefixed with its entry.
+func (c *FileConfig) upstreamWarnings() []string {
+	var out []string
+	for i, u := range c.Upstreams {
+		w, ok := u.Config.(upstream.Warner)
+		if !ok {
+			continue
+		}
+		for _, s := range w.Warnings() {
+			out = append(out, fmt.Sprintf("upstreams[%d] (%s).%s", i, u.ID, s))
+		}
+	}
+	return out
+}

@@ -71,7 +71,9 @@ type Config struct {
 	// InAppCorpID the corpId given to dd.getAuthCode (may be empty).
 	JSAPIURL    string `yaml:"jsapi_url"`
 	InAppCorpID string `yaml:"inapp_corp_id"`
-	// Enrich looks up the person's organisations for `groups`.
+	// Enrich looks up the person's organisations for `groups`, with the
+	// in-app (micro-app) pair when configured, as real integrations do:
+	// the scan-login pair is typically refused there.
 	Enrich bool `yaml:"enrich"`
 	// Timeout bounds each API call; zero means DefaultTimeout.
 	Timeout time.Duration `yaml:"timeout"`
@@ -109,6 +111,18 @@ func (c Config) readSecretFiles() (Config, error) {
 		c.InAppSecretFile = ""
 	}
 	return c, nil
+}
+
+var _ upstream.Warner = (*Config)(nil)
+
+// Warnings implements upstream.Warner.
+func (c *Config) Warnings() []string {
+	var w []string
+	if c.Enrich && c.InAppKey == "" {
+		w = append(w, "enrich: without an in-app pair (inapp_app_key) the organisation lookups use the scan-login pair, "+
+			"which the gateway typically refuses (300037 没有组织的操作权限): people log in without groups")
+	}
+	return w
 }
 
 // String prints the config with the secrets redacted.

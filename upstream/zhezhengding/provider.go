@@ -201,7 +201,7 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 		switch {
 		case err != nil:
 			p.logger.Warn("organisations unavailable; logging in without groups",
-				"account_id", u.AccountID, "tenant_id", u.TenantID, "err", err)
+				"account_id", u.AccountID, "tenant_id", u.TenantID, "pair", p.orgPair().app, "code", errorCode(err), "err", err)
 		case len(groups) > 0:
 			u.Attributes["groups"] = groups
 		}
@@ -211,6 +211,19 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 		Attributes: u.Attributes,
 		AMR:        []string{amr},
 	}, nil
+}
+
+// errorCode is the gateway's or the API's code in err ("" without one).
+func errorCode(err error) string {
+	var ae *APIError
+	var ge *GatewayError
+	switch {
+	case errors.As(err, &ae):
+		return ae.Code
+	case errors.As(err, &ge):
+		return ge.Code
+	}
+	return ""
 }
 
 // codeInvalid tells whether the gateway refused the login code as expired,

@@ -585,7 +585,8 @@ func TestEnrichment(t *testing.T) {
 		e.gw.mu.Lock()
 		pos, orgs := e.gw.params[positionsPath][0], e.gw.params[organizationsPath][0]
 		e.gw.mu.Unlock()
-		if len(pos) != 2 || firstOf(pos["employeeCode"]) != "GE_4f1c2d9a0b3e4c5d8e7f6a5b4c3d2e1f" || firstOf(pos["tenantId"]) != "196729" {
+		if len(pos) != 4 || firstOf(pos["employeeCode"]) != "GE_4f1c2d9a0b3e4c5d8e7f6a5b4c3d2e1f" || firstOf(pos["tenantId"]) != "196729" ||
+			firstOf(pos["employeePositionType"]) != "EMPLOYEE_POSITION_ALL" || firstOf(pos["employeePositionStatus"]) != "A" {
 			t.Errorf("position lookup params %v", pos)
 		}
 		if codes := orgs["organizationCodes"]; len(orgs) != 2 || len(codes) != 2 || firstOf(orgs["tenantId"]) != "196729" {

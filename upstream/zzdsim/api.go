@@ -38,12 +38,14 @@ const (
 	bizTokenInvalid = "240133" // captured
 	bizTokenWrong   = "250027" // seen in public integrations: "accessToken not correct"
 	bizParamError   = "400"    // simulator choice: a required parameter missing or malformed
+	bizNoOrgAccess  = "300037" // seen in public integrations: a scan pair on /mozi/…
 )
 
 var bizMessages = map[string]string{
 	bizCodeInvalid:  "code失效或不存在",
 	bizTokenInvalid: "应用accessToken失效或不存在",
 	bizTokenWrong:   "accessToken not correct",
+	bizNoOrgAccess:  "没有组织的操作权限",
 }
 
 // apiCall is an authenticated API call.
@@ -282,6 +284,17 @@ func (z *Server) organization(tenant int64, code string) *Organization {
 	return nil
 }
 
+// orgAccess refuses the organisation APIs to a scan-login pair, as the
+// real gateway typically does (300037 没有组织的操作权限), unless its app has
+// ScanOrgAccess; the in-app (micro-app) pair may call them.
+func (z *Server) orgAccess(c *apiCall) *answer {
+	if c.cred.inApp || z.apps[c.cred.appCode].ScanOrgAccess {
+		return nil
+	}
+	a := bizError(bizNoOrgAccess)
+	return &a
+}
+
 // employeePositions serves /mozi/employee/listEmployeePositionsByEmployeeCode:
 // employeeCode, tenantId, employeePositionType (EMPLOYEE_POSITION_ALL,
 // _MAIN (default), _ADJUNCT), employeePositionStatus (A (default), F, TOTAL).
@@ -290,6 +303,9 @@ func (z *Server) employeePositions(c *apiCall) answer {
 	tenant, perr := tenantParam(c)
 	if perr != nil {
 		return *perr
+	}
+	if a := z.orgAccess(c); a != nil {
+		return *a
 	}
 	code := c.params.Get("employeeCode")
 	if code == "" {
@@ -351,6 +367,9 @@ func (z *Server) organizationsByCodes(c *apiCall) answer {
 	if perr != nil {
 		return *perr
 	}
+	if a := z.orgAccess(c); a != nil {
+		return *a
+	}
 	codes := c.params["organizationCodes"]
 	if len(codes) == 0 {
 		return paramError("organizationCodes不能为空")
@@ -390,6 +409,9 @@ func (z *Server) employeeByCode(c *apiCall) answer {
 	tenant, perr := tenantParam(c)
 	if perr != nil {
 		return *perr
+	}
+	if a := z.orgAccess(c); a != nil {
+		return *a
 	}
 	code := c.params.Get("employeeCode")
 	if code == "" {

@@ -33,6 +33,10 @@ type App struct {
 	// (免登) micro-app, used for dingtalk_app_user.json.
 	InAppKey    string
 	InAppSecret string
+	// ScanOrgAccess lets the scan-login pair call the organisation APIs
+	// (/mozi/…); without it they answer 300037 没有组织的操作权限, as the
+	// real gateway typically does (docs/upstreams.md §1).
+	ScanOrgAccess bool
 }
 
 // Options configure New.

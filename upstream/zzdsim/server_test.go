@@ -831,7 +831,7 @@ func TestZhezhengdingFaults(t *testing.T) {
 		{"bad auth", func(e *env, t *testing.T) {
 			e.faults.BadAuth(true)
 			e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).gateway(t, "OPF-B001-05-16-0009", "SignatureDoesNotMatch")
-			e.call(gatewayReq{path: "/mozi/employee/getEmployeeByCode", params: url.Values{"tenantId": {"196729"}, "employeeCode": {zhangWeiCode}}}).
+			e.call(gatewayReq{path: "/mozi/employee/getEmployeeByCode", key: inKey, secret: inSecret, params: url.Values{"tenantId": {"196729"}, "employeeCode": {zhangWeiCode}}}).
 				gateway(t, "OPF-B001-05-16-0009", "SignatureDoesNotMatch")
 			e.faults.BadAuth(false)
 			e.call(gatewayReq{method: http.MethodGet, path: "/gettoken.json"}).ok(t, nil)
@@ -1014,7 +1014,13 @@ func TestZhezhengdingEnrichment(t *testing.T) {
 		wantOne map[string]any   // object answers
 		noData  bool
 		wantBiz string
+		scan    bool // with the scan-login pair
 	}{
+		{
+			name: "the scan pair is refused", path: positions, scan: true,
+			params:  url.Values{"tenantId": {tenant}, "employeeCode": {zhangWeiCode}},
+			wantBiz: "300037",
+		},
 		{
 			name: "main position by default", path: positions,
 			params: url.Values{"tenantId": {tenant}, "employeeCode": {zhangWeiCode}},
@@ -1091,7 +1097,11 @@ func TestZhezhengdingEnrichment(t *testing.T) {
 			for k, v := range tt.params {
 				params[k] = v
 			}
-			a := e.call(gatewayReq{path: tt.path, params: params})
+			req := gatewayReq{path: tt.path, params: params, key: inKey, secret: inSecret}
+			if tt.scan {
+				req.key, req.secret = "", ""
+			}
+			a := e.call(req)
 			switch {
 			case tt.wantBiz != "":
 				a.biz(t, tt.wantBiz, "")
