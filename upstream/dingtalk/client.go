@@ -214,8 +214,8 @@ func (p *Provider) apiFailure(op, perm string, err error) error {
 	}
 	switch {
 	case badClient(ae):
-		return fmt.Errorf("%s: %w: DingTalk rejected client_id %q and its client_secret (check both in the upstream config): %w",
-			op, upstream.ErrUnavailable, p.cfg.ClientID, ae)
+		return fmt.Errorf("%s: %w: DingTalk rejected client_id %q and its client_secret (check both in the upstream config): %w [%w]",
+			op, upstream.ErrUnavailable, p.cfg.ClientID, ae, upstream.ErrMisconfigured)
 	case ae.throttled():
 		return fmt.Errorf("%s: %w: DingTalk is throttling app %s (over its rate limit, even after a retry): %w",
 			op, upstream.ErrUnavailable, p.cfg.ClientID, ae)
@@ -226,8 +226,8 @@ func (p *Provider) apiFailure(op, perm string, err error) error {
 		if perm == "" {
 			perm = "for " + op
 		}
-		return fmt.Errorf("%s: %w: app lacks permission %s (grant it to app %s in the DingTalk developer console): %w",
-			op, upstream.ErrUnavailable, perm, p.cfg.ClientID, ae)
+		return fmt.Errorf("%s: %w: app lacks permission %s (grant it to app %s in the DingTalk developer console): %w [%w]",
+			op, upstream.ErrUnavailable, perm, p.cfg.ClientID, ae, upstream.ErrMisconfigured)
 	case ae.Status >= 500:
 		return fmt.Errorf("%s: %w: DingTalk server error: %w", op, upstream.ErrUnavailable, ae)
 	}
@@ -266,20 +266,20 @@ func (p *Provider) oapiFailure(op string, err error) error {
 	}
 	switch code := oe.code(); {
 	case code == oapiBadAppKey:
-		return fmt.Errorf("%s: %w: DingTalk rejected client_id %q and its client_secret (check both in the upstream config): %w",
-			op, upstream.ErrUnavailable, p.cfg.ClientID, oe)
+		return fmt.Errorf("%s: %w: DingTalk rejected client_id %q and its client_secret (check both in the upstream config): %w [%w]",
+			op, upstream.ErrUnavailable, p.cfg.ClientID, oe, upstream.ErrMisconfigured)
 	case code == oapiNoPermission && oapiPermissions[oe.Path] != "":
-		return fmt.Errorf("%s: %w: app lacks the permission for %s, %s (grant it to app %s in the DingTalk developer console): %w",
-			op, upstream.ErrUnavailable, op, oapiPermissions[oe.Path], p.cfg.ClientID, oe)
+		return fmt.Errorf("%s: %w: app lacks the permission for %s, %s (grant it to app %s in the DingTalk developer console): %w [%w]",
+			op, upstream.ErrUnavailable, op, oapiPermissions[oe.Path], p.cfg.ClientID, oe, upstream.ErrMisconfigured)
 	case code == oapiNoPermission:
-		return fmt.Errorf("%s: %w: app lacks the permission for %s (grant it to app %s in the DingTalk developer console): %w",
-			op, upstream.ErrUnavailable, op, p.cfg.ClientID, oe)
+		return fmt.Errorf("%s: %w: app lacks the permission for %s (grant it to app %s in the DingTalk developer console): %w [%w]",
+			op, upstream.ErrUnavailable, op, p.cfg.ClientID, oe, upstream.ErrMisconfigured)
 	case oe.throttled():
 		return fmt.Errorf("%s: %w: DingTalk is throttling app %s (over its rate limit, even after a retry): %w",
 			op, upstream.ErrUnavailable, p.cfg.ClientID, oe)
 	case code == oapiIPNotAllowed:
-		return fmt.Errorf("%s: %w: this server's IP address is not in app %s's IP allow-list: %w",
-			op, upstream.ErrUnavailable, p.cfg.ClientID, oe)
+		return fmt.Errorf("%s: %w: this server's IP address is not in app %s's IP allow-list: %w [%w]",
+			op, upstream.ErrUnavailable, p.cfg.ClientID, oe, upstream.ErrMisconfigured)
 	case oe.tokenInvalid():
 		return fmt.Errorf("%s: %w: DingTalk refused a fresh app token: %w", op, upstream.ErrUnavailable, oe)
 	}

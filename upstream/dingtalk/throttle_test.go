@@ -40,7 +40,7 @@ func TestThrottledAgainstSimulator(t *testing.T) {
 				return
 			}
 			if !errors.Is(err, upstream.ErrUnavailable) || !strings.Contains(err.Error(), "throttling") ||
-				strings.Contains(err.Error(), "permission") {
+				strings.Contains(err.Error(), "permission") || errors.Is(err, upstream.ErrMisconfigured) {
 				t.Errorf("err %v, want ErrUnavailable about throttling", err)
 			}
 		})
@@ -56,7 +56,8 @@ func TestMissingGetMemberPermission(t *testing.T) {
 		o.Apps[simApp] = a
 	}, nil)
 	_, err := e.p.Exchange(t.Context(), e.scan(t, "/simulator/scan", simZhangsan), simCallback)
-	if !errors.Is(err, upstream.ErrUnavailable) || !strings.Contains(err.Error(), "app lacks the permission for look up unionid in corp "+simCorp+", qyapi_get_member") {
+	if !errors.Is(err, upstream.ErrMisconfigured) || !errors.Is(err, upstream.ErrUnavailable) ||
+		!strings.Contains(err.Error(), "app lacks the permission for look up unionid in corp "+simCorp+", qyapi_get_member") {
 		t.Errorf("err %v, want ErrUnavailable naming qyapi_get_member", err)
 	}
 }

@@ -20,7 +20,7 @@ func TestGatewayClockSkew(t *testing.T) {
 	e := newSimEnv(t, nil, nil, ahead)
 	_, err := e.p.Exchange(t.Context(), e.scan(t, "71453920"), callback)
 	var ge *zhezhengding.GatewayError
-	if !errors.Is(err, upstream.ErrUnavailable) || !errors.As(err, &ge) ||
+	if !errors.Is(err, upstream.ErrUnavailable) || !errors.Is(err, upstream.ErrMisconfigured) || !errors.As(err, &ge) ||
 		!strings.Contains(err.Error(), "this call was stamped ") || !strings.Contains(err.Error(), "clock_offset 0s") {
 		t.Errorf("err %v, want ErrUnavailable naming the timestamp and clock_offset", err)
 	}

@@ -167,7 +167,7 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 	if ac := callback.Get("auth_code"); ac != "" {
 		op, path, param, src, amr, code = "exchange in-app code", inAppUserPath, "auth_code", p.inApp, "app", ac
 		if src == nil {
-			return nil, fmt.Errorf("%s: %w: no in-app app (inapp_app_key) is configured", op, upstream.ErrUnavailable)
+			return nil, fmt.Errorf("%s: %w: no in-app app (inapp_app_key) is configured [%w]", op, upstream.ErrUnavailable, upstream.ErrMisconfigured)
 		}
 	}
 	if code == "" {
@@ -181,6 +181,9 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 	if err != nil {
 		if codeInvalid(err) {
 			return nil, fmt.Errorf("%s: %w: %w", op, upstream.ErrCodeInvalid, err)
+		}
+		if refusedConfig(err) {
+			return nil, fmt.Errorf("%s: %w: %w [%w]", op, upstream.ErrUnavailable, err, upstream.ErrMisconfigured)
 		}
 		return nil, fmt.Errorf("%s: %w: %w", op, upstream.ErrUnavailable, err)
 	}
@@ -211,6 +214,18 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 		Attributes: u.Attributes,
 		AMR:        []string{amr},
 	}, nil
+}
+
+// refusedConfig tells whether the gateway refused dingoidc's own
+// configuration: the key pair (unknown apiKey, signature) or the clock of
+// its signed timestamps.
+func refusedConfig(err error) bool {
+	var ge *GatewayError
+	if !errors.As(err, &ge) {
+		return false
+	}
+	s := strings.ToLower(ge.Code + " " + ge.Message)
+	return signatureRefused(ge) || strings.Contains(s, "accesskey") || strings.Contains(s, "apikey")
 }
 
 // errorCode is the gateway's or the API's code in err ("" without one).

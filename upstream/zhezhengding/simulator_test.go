@@ -187,3 +187,28 @@ func (e *simEnv) scan(t *testing.T, account string) url.Values {
 	}
 	return loc.Query()
 }
+
+// TestMisconfiguredAgainstSimulator: a refused key pair is the operator's
+// to fix (ErrMisconfigured, which is also ErrUnavailable); a gateway
+// outage is not.
+func TestMisconfiguredAgainstSimulator(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	cb := e.scan(t, "71453920")
+	e.sim.Faults().BadAuth(true)
+	_, err := e.p.Exchange(t.Context(), cb, callback)
+	if !errors.Is(err, upstream.ErrMisconfigured) || !errors.Is(err, upstream.ErrUnavailable) {
+		t.Errorf("bad signatures: err %v, want ErrMisconfigured", err)
+	}
+	e.sim.Faults().BadAuth(false)
+	e.sim.Faults().ServerError(true)
+	_, err = e.p.Exchange(t.Context(), e.scan(t, "71453920"), callback)
+	if !errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, upstream.ErrMisconfigured) {
+		t.Errorf("server errors: err %v, want ErrUnavailable only", err)
+	}
+	e.sim.Faults().ServerError(false)
+	e2 := newSimEnv(t, func(c *zhezhengding.Config) { c.InAppKey, c.InAppSecret = "", "" }, nil)
+	_, err = e2.p.Exchange(t.Context(), url.Values{"auth_code": {"0123456789abcdef"}}, "")
+	if !errors.Is(err, upstream.ErrMisconfigured) {
+		t.Errorf("in-app code without an in-app pair: err %v, want ErrMisconfigured", err)
+	}
+}
