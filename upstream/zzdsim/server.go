@@ -313,8 +313,11 @@ func (z *Server) routes() {
 	z.mux = m
 }
 
-// ServeHTTP serves both the login host's and the API host's paths.
+// ServeHTTP serves both the login host's and the API host's paths. The
+// Date header is the simulator's clock (Options.Now), as a gateway's is
+// its own.
 func (z *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Date", z.now().UTC().Format(http.TimeFormat))
 	z.mux.ServeHTTP(w, r)
 }
 
