@@ -10,10 +10,11 @@ import (
 	"strings"
 )
 
-func (c *cli) configCheck(_ context.Context, name string, args []string) error {
+func (c *cli) configCheck(ctx context.Context, name string, args []string) error {
 	fs, o := c.flagSet(name, "", "Validate the config (file, then DINGOIDC_* variables) as serve would and\n"+
 		"print \"config OK\" with a summary in which every secret is redacted, or\n"+
 		"every problem, one a line. Nothing is written (not even the database).")
+	online := fs.Bool("online", false, "also check each upstream against the real service (as dingoidc upstream check)")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -32,8 +33,21 @@ func (c *cli) configCheck(_ context.Context, name string, args []string) error {
 		return err
 	}
 	warnings := cfg.upstreamWarnings()
+	var checks upstreamChecks
+	if *online {
+		if checks, err = cfg.checkUpstreams(ctx, ""); err != nil {
+			return err
+		}
+	}
 	if o.json {
-		return writeJSON(c.stdout, map[string]any{"ok": true, "source": cfg.source(), "config": cfg, "warnings": warnings})
+		out := map[string]any{"ok": !checks.fatal(), "source": cfg.source(), "config": cfg, "warnings": warnings}
+		if *online {
+			out["upstream_checks"] = checks
+		}
+		if err := writeJSON(c.stdout, out); err != nil {
+			return err
+		}
+		return checks.err()
 	}
 	fmt.Fprintf(c.stdout, "config OK: %s\n\n", cfg.source())
 	for _, w := range warnings {
@@ -42,7 +56,16 @@ func (c *cli) configCheck(_ context.Context, name string, args []string) error {
 	if len(warnings) > 0 {
 		fmt.Fprintln(c.stdout)
 	}
-	return cfg.printSummary(c.stdout)
+	if err := cfg.printSummary(c.stdout); err != nil {
+		return err
+	}
+	if *online {
+		fmt.Fprintln(c.stdout)
+		if err := checks.print(c.stdout); err != nil {
+			return err
+		}
+	}
+	return checks.err()
 }
 
 // printSummary writes the effective config as a table, secrets redacted,
