@@ -243,7 +243,7 @@ func TestInAppCodeReused(t *testing.T) {
 	_, page = b.get(app.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("prompt", "login")))
 	state = html.UnescapeString(reAttr("data-state").FindStringSubmatch(page)[1])
 	resp, body := b.get(callback + "?" + url.Values{"auth_code": {code}, "state": {state}}.Encode())
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `data-error="code_expired"`) || !strings.Contains(body, `id="client-name">钉钉应用<`) {
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `data-error="inapp_code_expired"`) || !strings.Contains(body, `id="client-name">钉钉应用<`) {
 		t.Fatalf("%d %.600s", resp.StatusCode, body)
 	}
 	retry := html.UnescapeString(reAttr(`id="retry" href`).FindStringSubmatch(body)[1])

@@ -269,10 +269,10 @@ func TestUpstreamErrorPages(t *testing.T) {
 	}{
 		{"zzd expired scan code", dtAppMain, dtSecretMain, "zzdapp", "71453920", func(s *sims) { s.zzd.Faults().ExpireCodes(true) }, http.StatusBadRequest, "二维码已失效", "240111"},
 		{"zzd tenant not allowed", dtAppMain, dtSecretMain, "zzdapp", "90331207", nil, http.StatusForbidden, "无权登录", "50023"},
-		{"zzd wrong app secret", dtAppMain, dtSecretMain, "zzdapp", "71453920", func(s *sims) { s.zzd.Faults().BadAuth(true) }, http.StatusServiceUnavailable, "暂时无法登录", "SignatureDoesNotMatch"},
+		{"zzd wrong app secret", dtAppMain, dtSecretMain, "zzdapp", "71453920", func(s *sims) { s.zzd.Faults().BadAuth(true) }, http.StatusServiceUnavailable, "登录服务配置有误", "SignatureDoesNotMatch"},
 		{"zzd gateway outage", dtAppMain, dtSecretMain, "zzdapp", "71453920", func(s *sims) { s.zzd.Faults().ServerError(true) }, http.StatusServiceUnavailable, "暂时无法登录", "502"},
-		{"dingtalk missing permission", dtAppNoPerm, dtSecretNoP, "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", nil, http.StatusServiceUnavailable, "暂时无法登录", "Contact.User.Read"},
-		{"dingtalk bad secret", dtAppMain, "wrong-secret", "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", nil, http.StatusServiceUnavailable, "暂时无法登录", "invalidClientIdOrSecret"},
+		{"dingtalk missing permission", dtAppNoPerm, dtSecretNoP, "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", nil, http.StatusServiceUnavailable, "登录服务配置有误", "Contact.User.Read"},
+		{"dingtalk bad secret", dtAppMain, "wrong-secret", "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", nil, http.StatusServiceUnavailable, "登录服务配置有误", "invalidClientIdOrSecret"},
 		{"dingtalk outage", dtAppMain, dtSecretMain, "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", func(s *sims) { s.dt.Faults().ServerError(true) }, http.StatusServiceUnavailable, "暂时无法登录", "500"},
 	}
 	for _, c := range cases {
