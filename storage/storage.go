@@ -140,6 +140,11 @@ type Store interface {
 	// SetUserDisabled disables or enables a user at now; disabling also
 	// deletes its sessions and revokes its grants.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
+	// UserCheckedAt is when the user was last checked with its upstream
+	// outside a login (zero: never); SetUserChecked records such a check
+	// (ErrNotFound for an unknown user). A refresh checks leavers with them.
+	UserCheckedAt(ctx context.Context, id string) (time.Time, error)
+	SetUserChecked(ctx context.Context, id string, at time.Time) error
 
 	// Sessions. CreateSession fails with ErrConflict when LoginStateHash was
 	// used before (the upstream state is single-use).

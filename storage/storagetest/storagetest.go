@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	}{
 		{"Clients", clientTests()},
 		{"Users", userTests()},
+		{"Checks", checkTests()},
 		{"Sessions", sessionTests()},
 		{"Codes", codeTests()},
 		{"Grants", grantTests()},
