@@ -87,6 +87,10 @@ type UpstreamEntry struct {
 	Name        string            `yaml:"name" json:"name"`
 	Claims      map[string]string `yaml:"claims" json:"claims,omitempty"`
 	BareSubject bool              `yaml:"bare_subject" json:"bare_subject,omitempty"`
+	// RevalidateAfter: a refresh checks the person with the upstream
+	// again when their last check is older (default 1h; leavers lose
+	// access then).
+	RevalidateAfter Duration `yaml:"revalidate_after" json:"revalidate_after,omitempty"`
 
 	// Raw is the entry without the common keys: the type-specific config.
 	Raw yaml.Node `yaml:"-" json:"-"`
@@ -96,7 +100,7 @@ type UpstreamEntry struct {
 }
 
 // upstreamCommonKeys are the keys every upstream entry has.
-var upstreamCommonKeys = []string{"id", "type", "name", "claims", "bare_subject"}
+var upstreamCommonKeys = []string{"id", "type", "name", "claims", "bare_subject", "revalidate_after"}
 
 // StaticClient is one entry of `clients`, reconciled into the store at
 // start (see reconcileStaticClients).
@@ -469,6 +473,8 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 			Provider:    p,
 			Claims:      e.Claims,
 			BareSubject: e.BareSubject,
+
+			RevalidateAfter: e.RevalidateAfter.D(),
 		})
 	}
 	return out, nil

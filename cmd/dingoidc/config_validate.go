@@ -168,6 +168,9 @@ func (c *FileConfig) Validate(serve bool) error {
 				errs = append(errs, fmt.Errorf("%s.%w", k, p))
 			}
 		}
+		if d := u.RevalidateAfter.D(); d != 0 && d < time.Minute {
+			add(k+".revalidate_after", "%s is too short (at least 1m; leave it out for the default, 1h)", u.RevalidateAfter)
+		}
 		if u.BareSubject && len(c.Upstreams) > 1 {
 			add(k+".bare_subject", "only allowed with a single upstream (subjects of two upstreams could collide)")
 		}
