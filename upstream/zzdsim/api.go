@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/dingoidc/dingoidc/upstream/zhezhengding"
+	"github.com/dingoidc/dingoidc/upstream/zhezhengding/gwsig"
 )
 
 // apiCall is an authenticated API call.
@@ -105,23 +105,23 @@ func (z *Server) api(methods allowedMethods, h func(*apiCall) answer) http.Handl
 // timestamp format and window, signature over the exact parameters
 // received, and nonce reuse (recorded only for valid signatures).
 func (z *Server) authenticate(r *http.Request, params url.Values, badAuth bool) (*credential, *gatewayErr) {
-	key := r.Header.Get(zhezhengding.HeaderAPIKey)
-	ts := r.Header.Get(zhezhengding.HeaderTimestamp)
-	nonce := r.Header.Get(zhezhengding.HeaderNonce)
-	sig := r.Header.Get(zhezhengding.HeaderSignature)
-	version := r.Header.Get(zhezhengding.HeaderVersion)
+	key := r.Header.Get(gwsig.HeaderAPIKey)
+	ts := r.Header.Get(gwsig.HeaderTimestamp)
+	nonce := r.Header.Get(gwsig.HeaderNonce)
+	sig := r.Header.Get(gwsig.HeaderSignature)
+	version := r.Header.Get(gwsig.HeaderVersion)
 	if key == "" || ts == "" || nonce == "" || sig == "" || version == "" {
 		return nil, gwMissingParameter
 	}
-	if version != zhezhengding.SignatureVersion {
+	if version != gwsig.SignatureVersion {
 		return nil, gwBadVersion
 	}
 	cred := z.creds[key]
 	if cred == nil {
 		return nil, gwUnknownKey
 	}
-	t, err := time.ParseInLocation(zhezhengding.TimestampLayout, ts, zhezhengding.Shanghai())
-	if err != nil || zhezhengding.Timestamp(t) != ts {
+	t, err := time.ParseInLocation(gwsig.TimestampLayout, ts, gwsig.Shanghai())
+	if err != nil || gwsig.Timestamp(t) != ts {
 		return nil, gwBadTimestamp
 	}
 	if skew := z.now().Sub(t); skew > z.window || skew < -z.window {
@@ -144,7 +144,7 @@ func (z *Server) signatureMatches(secret string, r *http.Request, ts, nonce stri
 		paths = append(paths, u.Path)
 	}
 	for _, p := range paths {
-		want := zhezhengding.Sign(secret, r.Method, ts, nonce, p, params)
+		want := gwsig.Sign(secret, r.Method, ts, nonce, p, params)
 		if subtle.ConstantTimeCompare([]byte(want), []byte(sig)) == 1 {
 			return true
 		}
