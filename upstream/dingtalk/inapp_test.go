@@ -86,7 +86,7 @@ func TestInAppScript(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFake(t)
+			f := newFake(t, nil)
 			cfg := f.config()
 			if c.mutate != nil {
 				c.mutate(&cfg)

@@ -281,7 +281,8 @@ func TestAnyDingTalkUser(t *testing.T) {
 		"phone_number":       "+86 13700137000",
 		"picture":            "https://static-legacy.dingtalk.com/media/wangwu.jpg",
 		"union_id":           "wangwuUnionIdNotInCorp00iE",
-		"corp_id":            testCorpID, // the organisation picked at login
+		// No corp_id: the token answer names one only for scope corpid,
+		// and wangwu is in no organisation.
 	}
 	if !reflect.DeepEqual(claims, want) {
 		t.Errorf("claims\n got %#v\nwant %#v", claims, want)
@@ -368,7 +369,7 @@ func TestReusedCode(t *testing.T) {
 		t.Fatalf("second use: %v, want ErrCodeInvalid", err)
 	}
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "invalidAuthCode" || ae.RequestID == "" {
+	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "invalidParameter.authCode.notFound" || ae.RequestID == "" {
 		t.Errorf("APIError %+v", ae)
 	}
 	h.noSecrets(t, "error", err.Error())
@@ -621,7 +622,7 @@ func TestNoRedirects(t *testing.T) {
 	api := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, evil+r.URL.Path, http.StatusTemporaryRedirect)
 	}))
-	f := newFake(t)
+	f := newFake(t, nil)
 	cfg := f.config()
 	cfg.APIHost = api
 	p, err := New(cfg, nil, nil, nil)

@@ -350,6 +350,15 @@ func (d *Server) Throttle(api, oapi int) {
 	d.mu.Unlock()
 }
 
+// RevokeAppTokens drops every app token issued so far, as a reset app
+// secret does: a call with one answers as with an unknown token.
+func (d *Server) RevokeAppTokens() {
+	d.mu.Lock()
+	clear(d.appTokens)
+	clear(d.appByTok)
+	d.mu.Unlock()
+}
+
 // Hosts, for throttled.
 const (
 	apiHost  = 0
