@@ -65,7 +65,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 
-	ident, err := p.Exchange(ctx, r.Form, s.callbackURL(upID))
+	ident, err := p.Exchange(ctx, r.Form, s.upstreamReturnURL(a, upID))
 	if err != nil {
 		s.upstreamFailure(w, r, log, a, upID, err)
 		return

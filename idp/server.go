@@ -174,6 +174,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/oauth/introspect", methodNotAllowed("POST"))
 	mux.HandleFunc("/revoke", methodNotAllowed("POST"))
 	mux.HandleFunc("/userinfo", methodNotAllowed("GET, POST"))
+	s.mountLegacyAPI(mux)
 
 	mux.HandleFunc("GET /login", s.handleLogin)
 	mux.HandleFunc("GET /login/{upstream}/callback", s.handleUpstreamCallback)
