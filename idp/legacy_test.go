@@ -394,3 +394,57 @@ func TestLegacyTokenBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyConcurrentRefresh: an app whose instances refresh the same
+// token at once all get the same new token (refresh.go's rules), and the
+// family stays usable.
+func TestLegacyConcurrentRefresh(t *testing.T) {
+	e, zzd, _ := newLegacyEnv(t, backends()[0])
+	code, state := zzd.login(t, e.browser(), "s", "71453920")
+	st, tok := zzd.token(code, state)
+	if st != http.StatusOK {
+		t.Fatalf("%d %v", st, tok)
+	}
+	const n = 4
+	type answer struct {
+		status int
+		m      map[string]any
+	}
+	answers := make(chan answer, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			req, _ := http.NewRequest(http.MethodPost, e.issuer+"/dingtalk/token",
+				strings.NewReader("grant_type=refresh_token&refresh_token="+url.QueryEscape(tok["refresh_token"].(string))))
+			req.Header.Set("Content-Type", "text/plain")
+			req.SetBasicAuth(legacyZZD, legacySecret)
+			resp, err := e.ts.Client().Do(req)
+			if err != nil {
+				answers <- answer{status: -1}
+				return
+			}
+			defer resp.Body.Close()
+			var m map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			answers <- answer{resp.StatusCode, m}
+		}()
+	}
+	close(start)
+	var first string
+	for range n {
+		a := <-answers
+		if a.status != http.StatusOK {
+			t.Fatalf("concurrent refresh: %d %v", a.status, a.m)
+		}
+		rt, _ := a.m["refresh_token"].(string)
+		if first == "" {
+			first = rt
+		} else if rt != first {
+			t.Errorf("concurrent refreshes got different tokens %q and %q", first, rt)
+		}
+	}
+	if st, m := zzd.refresh(first); st != http.StatusOK {
+		t.Errorf("the rotated token: %d %v", st, m)
+	}
+}
