@@ -384,6 +384,11 @@ func (s *Server) handleLegacyUserinfo(w http.ResponseWriter, r *http.Request) {
 		s.legacyError(w, r, err)
 		return
 	}
+	if c, err := s.clients.get(ctx, g.ClientID); err != nil || !c.c.LegacyAPI {
+		// An opaque OIDC token of an app without the legacy API.
+		s.legacyError(w, r, errInvalidToken("the access token's client is not enabled for the legacy API"))
+		return
+	}
 	ui := new(oidc.UserInfo)
 	setUserinfo(ui, g.UserID, decodeClaims(u.Claims), g.Scopes)
 	b, err := json.Marshal(ui)

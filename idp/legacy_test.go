@@ -300,6 +300,28 @@ func TestLegacyAPI(t *testing.T) {
 				wantRefused(t, "token for a client without legacy_api", st, m, http.StatusBadRequest, "unauthorized_client")
 			})
 
+			t.Run("OIDC token of a client without legacy_api", func(t *testing.T) {
+				e.addClient(storage.Client{ID: "opaque-app", RedirectURIs: []string{testRedirect}, Upstreams: []string{"zzd"}, AccessTokenFormat: "opaque"}, testSecret)
+				l := simLogin(t, e.rp("opaque-app", testSecret), e.browser(), "71453920")
+				st, m := zzd.userinfo(l.token.AccessToken)
+				wantRefused(t, "opaque token of a client without legacy_api", st, m, http.StatusUnauthorized, "invalid_token")
+			})
+
+			t.Run("logout", func(t *testing.T) {
+				b := e.browser()
+				code, state := dt.login(t, b, "s", "QY7vA9rRRxK4nQcn6zdha8MiEiE")
+				st, tok := dt.token(code, state)
+				if st != http.StatusOK {
+					t.Fatalf("%d %v", st, tok)
+				}
+				_, page := b.get(e.issuer + "/end_session")
+				b.confirmLogout(page)
+				st, m := dt.userinfo(tok["access_token"].(string))
+				wantRefused(t, "token after logout", st, m, http.StatusUnauthorized, "invalid_token")
+				st, m = dt.refresh(tok["refresh_token"].(string))
+				wantRefused(t, "refresh after logout", st, m, http.StatusBadRequest, "invalid_grant")
+			})
+
 			t.Run("disabled person", func(t *testing.T) {
 				code, state := zzd.login(t, e.browser(), "s", "100135")
 				st, tok := zzd.token(code, state)
