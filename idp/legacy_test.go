@@ -96,14 +96,14 @@ func (a *legacyApp) login(t *testing.T, b *browser, state, person string) (strin
 	// The upstream returns to /dingtalk/callback?forward_url=…, the old
 	// service's shape.
 	returned := false
-	prev := b.hc.CheckRedirect
-	b.hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+	prev := b.hc.Transport
+	b.hc.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		if req.URL.Path == "/dingtalk/callback" && req.URL.Query().Get("forward_url") == a.redirect && req.URL.Query().Get("state") != "" {
 			returned = true
 		}
-		return prev(req, via)
-	}
-	defer func() { b.hc.CheckRedirect = prev }()
+		return prev.RoundTrip(req)
+	})
+	defer func() { b.hc.Transport = prev }()
 	resp, body := scanAs(t, b, a.authorizeURL(state), person)
 	if !returned {
 		t.Error("the upstream did not return to /dingtalk/callback with forward_url")
@@ -114,6 +114,10 @@ func (a *legacyApp) login(t *testing.T, b *browser, state, person string) (strin
 	}
 	return loc.Query().Get("code"), loc.Query().Get("state")
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func wantRefused(t *testing.T, what string, status int, m map[string]any, wantStatus int, wantError string) {
 	t.Helper()
@@ -369,6 +373,23 @@ func TestLegacyAPI(t *testing.T) {
 				wantRefused(t, "expired code", st, m, http.StatusBadRequest, "invalid_grant")
 			})
 		})
+	}
+}
+
+// TestLegacyEmbedded: with the embedded 浙政钉 QR, the code posted by the
+// frame goes to /dingtalk/callback too and the legacy login completes.
+func TestLegacyEmbedded(t *testing.T) {
+	s := &sims{}
+	e := newEnv(t, backends()[0].open(t), withSimulators(s, true, dtAppMain, dtSecretMain))
+	e.addClient(storage.Client{ID: legacyZZD, RedirectURIs: []string{testRedirect}, Upstreams: []string{"zzd"}, LegacyAPI: true}, legacySecret)
+	app := &legacyApp{e: e, id: legacyZZD, secret: legacySecret, redirect: testRedirect}
+	code, state := app.login(t, e.browser(), "s", "71453920")
+	st, tok := app.token(code, state)
+	if st != http.StatusOK {
+		t.Fatalf("%d %v", st, tok)
+	}
+	if st, ui := app.userinfo(tok["access_token"].(string)); st != http.StatusOK || ui["username"] != "zhangwei.sj" {
+		t.Errorf("%d %v", st, ui)
 	}
 }
 
