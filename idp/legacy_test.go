@@ -206,6 +206,29 @@ func TestLegacyAPI(t *testing.T) {
 				}
 			})
 
+			t.Run("statements", func(t *testing.T) {
+				// The legacy endpoints cost what their OIDC counterparts do
+				// (docs/architecture.md): token = CreateGrant, userinfo =
+				// GetGrant, refresh = GetGrantByRefreshID + RotateRefresh.
+				code, state := dt.login(t, e.browser(), "s", "QY7vA9rRRxK4nQcn6zdha8MiEiE")
+				step := func(name string, max int64, f func()) {
+					t.Helper()
+					dt.token("warm", "") // loads the client cache if due; a bad code costs no statement
+					before := stats(t, e.store)
+					f()
+					after := stats(t, e.store)
+					n := after.Statements - before.Statements
+					t.Logf("%s: %d statements, %d row writes", name, n, after.RowWrites-before.RowWrites)
+					if n > max {
+						t.Errorf("%s: %d statements, want at most %d", name, n, max)
+					}
+				}
+				var tok map[string]any
+				step("token", 2, func() { _, tok = dt.token(code, state) })
+				step("userinfo", 1, func() { dt.userinfo(tok["access_token"].(string)) })
+				step("refresh", 2, func() { dt.refresh(tok["refresh_token"].(string)) })
+			})
+
 			t.Run("code reuse", func(t *testing.T) {
 				code, state := dt.login(t, e.browser(), "s", "QY7vA9rRRxK4nQcn6zdha8MiEiE")
 				st, tok := dt.token(code, state)
