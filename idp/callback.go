@@ -64,7 +64,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 
-	ident, err := p.Exchange(ctx, r.Form, s.callbackURL(upID))
+	ident, err := p.Exchange(ctx, r.Form, s.upstreamReturnURL(a, upID))
 	if !keepLoginCookie(err) {
 		s.clearCookie(w, cookieName, s.prefix+"/login/")
 	}

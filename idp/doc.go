@@ -36,6 +36,12 @@
 //     and revokes its grants; it returns only to a registered
 //     post_logout_redirect_uri.
 //
+// Legacy DingTalk SSO API (legacy.go): /dingtalk/authorize turns the old
+// service's request into an authorization request marked Legacy, so the
+// login above runs unchanged; the upstream returns through
+// /dingtalk/callback, and /dingtalk/token and /dingtalk/userinfo reuse
+// redeem, rotate and liveGrant.
+//
 // Around them: clients.go caches registered apps (and answers CORS),
 // middleware.go holds the HTTP wrappers, metrics.go the Prometheus
 // counters, config.go the Config with its defaults and rules, and keys/

@@ -113,7 +113,7 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRe
 		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
-	req := upstream.LoginRequest{State: s.signState(nonce), RedirectURI: s.callbackURL(upID), Locale: s.locale(r, a)}
+	req := upstream.LoginRequest{State: s.signState(nonce), RedirectURI: s.upstreamReturnURL(a, upID), Locale: s.locale(r, a)}
 	target, err := p.LoginURL(ctx, req)
 	if err != nil {
 		s.log.ErrorContext(ctx, "build upstream login URL", "upstream", upID, "err", err)

@@ -68,7 +68,18 @@ func (o opStorage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest
 }
 
 func (o opStorage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
-	s := o.s
+	a, err := o.s.openCode(code)
+	if err != nil {
+		return nil, err
+	}
+	if a.Legacy {
+		return nil, errors.New("a legacy API code is redeemed at /dingtalk/token only")
+	}
+	return a, nil
+}
+
+// openCode opens an authorization code: the completed request it carries.
+func (s *Server) openCode(code string) (*authRequest, error) {
 	payload, err := s.crypto.Decrypt(code)
 	if err != nil {
 		return nil, errors.New("code does not decrypt")

@@ -176,6 +176,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/oauth/introspect", methodNotAllowed("POST"))
 	mux.HandleFunc("/revoke", methodNotAllowed("POST"))
 	mux.HandleFunc("/userinfo", methodNotAllowed("GET, POST"))
+	s.mountLegacyAPI(mux)
 
 	mux.Handle("GET /login", s.pageUnavailable(http.HandlerFunc(s.handleLogin)))
 	mux.Handle("GET /login/{upstream}/callback", s.pageUnavailable(http.HandlerFunc(s.handleUpstreamCallback)))
