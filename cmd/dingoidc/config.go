@@ -111,6 +111,9 @@ type StaticClient struct {
 	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris" json:"post_logout_redirect_uris,omitempty"`
 	Upstreams              []string `yaml:"upstreams" json:"upstreams,omitempty"`
 	AccessTokenFormat      string   `yaml:"access_token_format" json:"access_token_format,omitempty"`
+	AllowedGroups          []string `yaml:"allowed_groups" json:"allowed_groups,omitempty"`
+	AllowedTenants         []string `yaml:"allowed_tenants" json:"allowed_tenants,omitempty"`
+	LegacyAPI              bool     `yaml:"legacy_api" json:"legacy_api,omitempty"`
 }
 
 // loadOptions say what the config is loaded for.
