@@ -99,6 +99,9 @@ type clientCache struct {
 	// missing remembers unknown client ids for ttl, so junk /authorize
 	// traffic does not reach the database on every request.
 	missing map[string]time.Time
+	// builtin are clients that live in memory only (the admin console,
+	// adminsession.go); set before serving, read-only after.
+	builtin map[string]*client
 }
 
 // maxMissing bounds the negative cache (an attacker controls the ids).
@@ -175,6 +178,9 @@ func (cc *clientCache) load(ctx context.Context) error {
 var errUnknownClient = errors.New("unknown client")
 
 func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
+	if c, ok := cc.builtin[id]; ok {
+		return c, nil
+	}
 	byID, _, err := cc.snapshot(ctx)
 	if err != nil {
 		return nil, storageError(err, "load clients")

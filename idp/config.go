@@ -48,6 +48,9 @@ type Config struct {
 	// Forwarded / X-Forwarded-For headers name the person's address; empty:
 	// the TCP peer is the person (see package clientip).
 	TrustedProxies []string
+
+	// Admin lists the console's admins (adminconfig.go).
+	Admin AdminConfig
 }
 
 // UpstreamConfig is one configured upstream.

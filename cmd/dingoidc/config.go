@@ -37,6 +37,7 @@ type FileConfig struct {
 	Upstreams         []UpstreamEntry `yaml:"upstreams" json:"upstreams"`
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
+	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"` // config_admin.go
 
 	TLSConfig `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
 
@@ -352,6 +353,7 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	}
 	ic := c.tokenSettings()
 	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
+	ic.Admin = c.Admin.idpAdmin()
 	return ic, nil
 }
 

@@ -137,6 +137,8 @@ func (c *FileConfig) Validate(serve bool) error {
 		}
 	}
 
+	errs = append(errs, c.Admin.problems()...)
+
 	// Static clients.
 	clientIDs := map[string]bool{}
 	for i, sc := range c.Clients {

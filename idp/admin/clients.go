@@ -133,11 +133,18 @@ func Join(fe []*FieldError) error {
 // opaque, or "" (the server's default).
 func ValidAccessTokenFormat(f string) bool { return f == "" || f == "jwt" || f == "opaque" }
 
-// CheckClientID accepts 1–128 RFC 3986 unreserved characters.
+// ConsoleClientID is the admin console's built-in client, registered in
+// memory by the server; no stored client may take its id.
+const ConsoleClientID = "dingoidc-admin"
+
+// CheckClientID accepts 1–128 RFC 3986 unreserved characters, other than
+// ConsoleClientID.
 func CheckClientID(id string) error {
 	switch {
 	case id == "":
 		return errors.New("required")
+	case id == ConsoleClientID:
+		return fmt.Errorf("%q is reserved for the admin console", id)
 	case len(id) > 128:
 		return fmt.Errorf("%d characters; at most 128", len(id))
 	case !IsUnreserved(id):
