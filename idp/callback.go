@@ -66,6 +66,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	}
 
 	ident, err := p.Exchange(ctx, r.Form, s.callbackURL(upID))
+	s.health.record(upID, s.now(), err) // admin API: GET /upstreams
 	if err != nil {
 		s.upstreamFailure(w, r, log, a, upID, err)
 		return

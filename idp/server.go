@@ -46,6 +46,7 @@ type Server struct {
 	web        *web.Renderer
 	handler    http.Handler
 	clientIP   *clientip.Resolver // trusted_proxies: who the person is
+	health     upstreamHealth     // last exchange per upstream (upstreamhealth.go)
 }
 
 type upstreamEntry struct {
@@ -182,7 +183,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.handleReady)
-	s.mountConsole(mux) // console.go
+	s.mountAdminAPI(mux) // adminapi.go, adminsession.go
+	s.mountConsole(mux)  // console.go
 	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, msgNotFound)
