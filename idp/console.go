@@ -1,10 +1,12 @@
 package idp
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/dingoidc/dingoidc/storage"
 	"github.com/dingoidc/dingoidc/web"
 )
 
@@ -32,7 +34,7 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 			Locale: web.Locale(strings.Fields(r.URL.Query().Get("ui_locales")), r.Header.Get("Accept-Language")),
 			Base:   s.prefix,
 		}
-		status := http.StatusOK
+		var status int
 		p.State, p.Account, status = s.consoleState(r)
 		if err := c.Render(w, status, p); err != nil {
 			s.log.ErrorContext(r.Context(), "render console", "err", err)
@@ -52,9 +54,31 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 	})))
 }
 
-// consoleState says what the shell shows before its script runs: the
-// script asks GET /admin/api/v1/me and draws the console, the sign-in
-// page (401) or the refusal (403).
-func (s *Server) consoleState(*http.Request) (web.ConsoleState, string, int) {
+// consoleState says what the shell shows before its script runs: nobody
+// signed in to the console: the sign-in page; a console session whose
+// person is no longer an admin (demoted in the config, disabled): the
+// refusal naming the account, 403; an admin: the console, whose script
+// then works through the API (which checks the person again on every
+// request). A database failure leaves the decision to the script, which
+// shows the API's 503.
+func (s *Server) consoleState(r *http.Request) (web.ConsoleState, string, int) {
+	sess, ok := s.adminSession(r)
+	if !ok {
+		return web.ConsoleSignIn, "", http.StatusOK
+	}
+	u, err := s.store.GetUser(r.Context(), sess.Sub)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return web.ConsoleRefused, sess.Sub, http.StatusForbidden
+	case err != nil:
+		s.log.WarnContext(r.Context(), "console: read the admin", "user_id", sess.Sub, "err", err)
+		return web.ConsoleApp, "", http.StatusOK
+	case u.Disabled || !s.cfg.Admin.isAdmin(u.ID, claimGroups(u.Claims)):
+		account := u.ID
+		if name := claimString(u.Claims, "name"); name != "" {
+			account = name + " (" + u.ID + ")"
+		}
+		return web.ConsoleRefused, account, http.StatusForbidden
+	}
 	return web.ConsoleApp, "", http.StatusOK
 }

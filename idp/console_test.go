@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/dingoidc/dingoidc/idp"
 )
 
 // TestConsoleShellServed: /admin and /admin/ serve the console's shell in
@@ -78,5 +81,57 @@ func TestConsoleShellServed(t *testing.T) {
 		if resp, _ := get(p, ""); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", p, resp.StatusCode)
 		}
+	}
+}
+
+// TestConsoleStates: nobody signed in: the sign-in page; the admin after
+// /admin/login: the console, and the API answers with the same cookie; the
+// admin disabled meanwhile: 403, the refusal naming the account with a
+// logout link; a person not on the admin list gets no console session.
+func TestConsoleStates(t *testing.T) {
+	e := newEnv(t, backends()[0].open(t), func(e *env) {
+		e.cfg.Admin = idp.AdminConfig{Subjects: []string{"dev_10001"}}
+	})
+	b := e.browser()
+	shell := func(want int, state string) string {
+		t.Helper()
+		resp, body := b.get(e.issuer + "/admin")
+		if resp.StatusCode != want || !strings.Contains(body, `data-state="`+state+`"`) {
+			t.Fatalf("GET /admin: %d, want %d with state %s:\n%s", resp.StatusCode, want, state, body)
+		}
+		return body
+	}
+	body := shell(http.StatusOK, "signin")
+	if !strings.Contains(body, `<a class="button" id="login" href="/admin/login?ui_locales=zh-CN">`) {
+		t.Errorf("sign-in page has no login button:\n%s", body)
+	}
+
+	resp, body := b.get(e.issuer + "/admin/login?ui_locales=zh-CN")
+	if resp.Request.URL.Path != "/admin" || !strings.Contains(body, `data-state="app"`) {
+		t.Fatalf("console login ended at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, body)
+	}
+	resp, body = b.get(e.issuer + "/admin/api/v1/me")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"subject":"dev_10001"`) {
+		t.Fatalf("GET /me with the console session: %d %s", resp.StatusCode, body)
+	}
+
+	if err := e.store.SetUserDisabled(t.Context(), "dev_10001", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	body = shell(http.StatusForbidden, "refused")
+	if !strings.Contains(body, `<strong id="account">张三 (dev_10001)</strong>`) || !strings.Contains(body, `href="/admin/logout"`) {
+		t.Errorf("refusal does not name the account or offer logout:\n%s", body)
+	}
+
+	// 李四 is no admin: the login ends refused, without a console session.
+	e.up.AutoApprove = "10002"
+	b2 := e.browser()
+	resp, _ = b2.get(e.issuer + "/admin/login")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("non-admin's console login: %d, want 403", resp.StatusCode)
+	}
+	resp, body = b2.get(e.issuer + "/admin")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `data-state="signin"`) {
+		t.Errorf("non-admin's /admin: %d, want the sign-in page", resp.StatusCode)
 	}
 }
