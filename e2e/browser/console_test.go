@@ -133,8 +133,8 @@ func TestConsole(t *testing.T) {
 		}
 		var settings string
 		tb.eval(`document.getElementById("setup").innerText`, &settings)
-		if !strings.Contains(settings, clientID) || !strings.Contains(settings, env.base) {
-			t.Errorf("Grafana settings lack the client id %q or the issuer:\n%s", clientID, settings)
+		if !strings.Contains(settings, clientID) || !strings.Contains(settings, env.base) || !strings.Contains(settings, secret) {
+			t.Errorf("Grafana settings lack the client id %q, the issuer or the new secret:\n%s", clientID, settings)
 		}
 		var copies int
 		tb.eval(`document.querySelectorAll("#setup button.copy").length`, &copies)

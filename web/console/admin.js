@@ -169,7 +169,7 @@
         return h("tr", { "data-client": c.id },
           h("td", null, h("a", { href: "#/apps/" + encodeURIComponent(c.id) }, c.name || c.id)),
           h("td", null, h("code", null, c.id)),
-          h("td", null, list(c.upstreams)),
+          h("td", null, c.upstreams && c.upstreams.length ? c.upstreams.join(", ") : t("all_upstreams")),
           h("td", null, c.static ? t("app_static") : (c.public ? t("app_public") : t("app_confidential"))));
       });
       v.appendChild(table(["col_name", "col_id", "col_upstreams", "col_kind"], rows, t("nav_apps")));
@@ -263,12 +263,14 @@
     if (c.secret) v.appendChild(secretBox(c.secret));
     var setup = h("section", { "aria-labelledby": "setup-title" });
     v.appendChild(setup);
-    setupSection(setup, c.id, app);
+    setupSection(setup, c.id, app, c.secret);
     v.appendChild(h("p", null, h("a", { href: "#/apps/" + encodeURIComponent(c.id), id: "to-app" }, t("app_open")), " · ", h("a", { href: "#/apps" }, t("back_to_apps"))));
     view.focus();
   }
 
-  function setupSection(sec, id, app) {
+  // setupSection shows the settings for one integration; right after the
+  // app is registered (secret known) the secret replaces its placeholder.
+  function setupSection(sec, id, app, secret) {
     sec.textContent = "";
     var sel = field("setup-app", "f_integration", "select", app || "", { options: [["", t("f_integration_none")]].concat(integrations.map(function (a) { return [a, a]; })) });
     sec.appendChild(h("h2", { id: "setup-title" }, t("setup_title")));
@@ -283,6 +285,10 @@
         out.textContent = "";
         if (res.status !== 200) return out.appendChild(alertBox(problem(res)));
         var s = res.data;
+        if (secret) {
+          (s.settings || []).forEach(function (x) { if (x.name === "client_secret") x.value = secret; });
+          if (s.text) s.text = s.text.split("CLIENT_SECRET").join(secret);
+        }
         out.setAttribute("data-app", s.app);
         out.appendChild(h("h3", null, s.title || s.app));
         var rows = (s.settings || []).map(function (x) {
