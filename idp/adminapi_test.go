@@ -23,6 +23,7 @@ import (
 
 	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/storage"
+	"github.com/dingoidc/dingoidc/upstream"
 )
 
 // adminEnv is a provider whose admins are the group "admins" (person 10001
@@ -671,6 +672,15 @@ func TestAdminAPIPeopleAndLogs(t *testing.T) {
 	_ = json.Unmarshal(out, &ups)
 	if len(ups.Items) != 1 || ups.Items[0].LastSuccess == nil {
 		t.Fatalf("upstreams: %s", out)
+	}
+	// A failed exchange is reported with its kind.
+	a.up.FailNextExchange(fmt.Errorf("outage: %w", upstream.ErrUnavailable))
+	b := a.browser()
+	b.get(a.issuer + "/authorize?" + url.Values{"client_id": {"app"}, "redirect_uri": {testRedirect}, "response_type": {"code"},
+		"scope": {"openid"}, "state": {"s1234567"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}.Encode())
+	_, out = a.do(w, "GET", "/upstreams", "", nil)
+	if !strings.Contains(string(out), `"last_failure_kind":"unavailable"`) {
+		t.Fatalf("upstream failure not reported: %s", out)
 	}
 	_, out = a.do(w, "GET", "/audit?action=user.revoke", "", nil)
 	if !strings.Contains(string(out), `"actor":"admin-api:token:writer"`) {
