@@ -62,8 +62,8 @@ func setupText(app string, c *storage.Client, issuer string) (string, bool) {
 	block = strings.ReplaceAll(block, docIssuer, issuer)
 	if m := docIDRE.FindStringSubmatch(doc); m != nil && m[1] != c.ID {
 		// The id where a setting holds it: after = : " ' [ or a space, before
-		// a quote, comma, bracket or the line's end.
-		re := regexp.MustCompile(`([=:"'\[ ])` + regexp.QuoteMeta(m[1]) + `(["',\]]|$)`)
+		// a quote, comma, bracket, a line continuation or the line's end.
+		re := regexp.MustCompile(`([=:"'\[ ])` + regexp.QuoteMeta(m[1]) + `(["',\]]| \\$|$)`)
 		lines := strings.Split(block, "\n")
 		for i, l := range lines {
 			lines[i] = re.ReplaceAllString(l, "${1}"+c.ID+"${2}")
