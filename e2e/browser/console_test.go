@@ -198,6 +198,7 @@ func TestConsole(t *testing.T) {
 		tb.consolePage("people", tb.consoleText("nav_people"))
 		tb.setValue(`#view input[name="q"]`, "张伟")
 		tb.click("#search")
+		tb.waitJS("the search", `location.hash.indexOf("q=") > 0`)
 		tb.click(`tr[data-user="` + zzdSub + `"] a`)
 		tb.run("wait for the person", chromedp.WaitVisible(`dd[data-fact="col_id"]`, chromedp.ByQuery))
 		tb.consolePage("person", "张伟")
@@ -217,6 +218,7 @@ func TestConsole(t *testing.T) {
 		tb.consolePage("signins", tb.consoleText("nav_signins"))
 		tb.setValue(`#view input[name="user"]`, zzdSub)
 		tb.click("#filter")
+		tb.waitJS("the filter", `location.hash.indexOf("user=") > 0`)
 		tb.waitJS("the filtered log", `location.hash.indexOf("user=`+zzdSub+`") > 0 && document.querySelector("#csv") && document.querySelector("#csv").getAttribute("href").indexOf("user=`+zzdSub+`") > 0 && document.querySelector("#view tbody")`)
 		var apiItems, shown, others int
 		tb.awaitJS(`fetch("/admin/api/v1/signins?limit=50&user=`+zzdSub+`").then(r => r.json()).then(d => d.items.length)`, &apiItems)

@@ -10,6 +10,7 @@
   var view = document.getElementById("view");
   var csrf = "";
   var me = null;
+  var gen = 0; // the page drawn: page() counts up
   var flash = ""; // a message for the next page drawn (after a write)
 
   function t(key) { return Object.prototype.hasOwnProperty.call(M, key) ? M[key] : key; }
@@ -43,6 +44,7 @@
   // call asks the API; it resolves to {status, data, etag} and never
   // rejects on an HTTP error (the pages show those).
   function call(method, path, data, headers) {
+    var g = gen;
     var opts = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
     if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf;
     if (data !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(data); }
@@ -51,7 +53,11 @@
       var ct = r.headers.get("Content-Type") || "";
       var p = ct.indexOf("json") >= 0 ? r.json().catch(function () { return null; }) : Promise.resolve(null);
       return p.then(function (d) { return { status: r.status, data: d, etag: r.headers.get("ETag") }; });
-    }, function () { return { status: 0, data: null }; });
+    }, function () { return { status: 0, data: null }; }).then(function (res) {
+      // An answer for a page no longer shown is dropped, so it cannot
+      // draw into the page that replaced it.
+      return g === gen ? res : new Promise(function () {});
+    });
   }
 
   // problem is the text of a failed answer.
@@ -124,6 +130,7 @@
   function val(form, name) { var el = form.elements[name]; return el.type === "checkbox" ? el.checked : el.value; }
 
   function page(name, titleText) {
+    gen++;
     view.setAttribute("data-page", name);
     view.textContent = "";
     document.title = titleText + " · " + t("console_title");
@@ -544,12 +551,14 @@
 
   // ---- States and routing ----
   function signinPage() {
+    gen++;
     view.setAttribute("data-page", "signin");
     view.textContent = "";
     add(view, [h("h1", { id: "title" }, t("signin_title")), h("p", null, t("signin_text")),
       h("a", { "class": "button", id: "login", href: base + "/admin/login?ui_locales=" + encodeURIComponent(body.getAttribute("data-locale")) }, t("signin_button"))]);
   }
   function refusedPage(text) {
+    gen++;
     view.setAttribute("data-page", "refused");
     view.textContent = "";
     add(view, [h("h1", { id: "title" }, t("refused_title")), h("p", null, text || t("refused_text_unnamed")),
