@@ -65,6 +65,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	}
 
 	ident, err := p.Exchange(ctx, r.Form, s.upstreamReturnURL(a, upID))
+	s.health.record(upID, s.now(), err) // admin API: GET /upstreams
 	if !keepLoginCookie(err) {
 		s.clearCookie(w, cookieName, s.prefix+"/login/")
 	}

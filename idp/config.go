@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dingoidc/dingoidc/idp/admin"
 	"github.com/dingoidc/dingoidc/idp/clientip"
 	"github.com/dingoidc/dingoidc/idp/keys"
 	"github.com/dingoidc/dingoidc/storage"
@@ -47,6 +48,9 @@ type Config struct {
 	// Forwarded / X-Forwarded-For headers name the person's address; empty:
 	// the TCP peer is the person (see package clientip).
 	TrustedProxies []string
+
+	// Admin lists the console's admins (adminconfig.go).
+	Admin AdminConfig
 }
 
 // UpstreamConfig is one configured upstream.
@@ -162,7 +166,7 @@ func (c *Config) SettingProblems(name func(field string) string) []error {
 
 // ValidAccessTokenFormat reports whether f is an access token format: jwt,
 // opaque, or "" (the default).
-func ValidAccessTokenFormat(f string) bool { return f == "" || f == "jwt" || f == "opaque" }
+func ValidAccessTokenFormat(f string) bool { return admin.ValidAccessTokenFormat(f) }
 
 // validate checks a defaulted Config for New: everything SettingProblems
 // checks, and the issuer, master key and upstreams.

@@ -43,6 +43,8 @@
 // redeem, rotate and liveGrant.
 //
 // Around them: clients.go caches registered apps (and answers CORS),
+// adminapi*.go serve the admin API (docs/admin-api.md) and
+// adminsession.go the console's login through this provider,
 // middleware.go holds the HTTP wrappers, metrics.go the Prometheus
 // counters, config.go the Config with its defaults and rules, and keys/
 // the signing keys.

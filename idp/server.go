@@ -48,6 +48,7 @@ type Server struct {
 	handler    http.Handler
 	clientIP   *clientip.Resolver // trusted_proxies: who the person is
 	draining   atomic.Bool        // shutting down: /readyz is 503 (SetDraining)
+	health     upstreamHealth     // last exchange per upstream (upstreamhealth.go)
 }
 
 type upstreamEntry struct {
@@ -185,6 +186,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mountAdminAPI(mux) // adminapi.go, adminsession.go
+	s.mountConsole(mux)  // console.go
 	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, msgNotFound)

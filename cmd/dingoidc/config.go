@@ -38,6 +38,7 @@ type FileConfig struct {
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
 	ShutdownGrace     Duration        `yaml:"shutdown_grace" json:"shutdown_grace,omitempty"` // serve_faults.go
+	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"` // config_admin.go
 
 	TLSConfig `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
 
@@ -119,6 +120,9 @@ type StaticClient struct {
 	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris" json:"post_logout_redirect_uris,omitempty"`
 	Upstreams              []string `yaml:"upstreams" json:"upstreams,omitempty"`
 	AccessTokenFormat      string   `yaml:"access_token_format" json:"access_token_format,omitempty"`
+	AllowedGroups          []string `yaml:"allowed_groups" json:"allowed_groups,omitempty"`
+	AllowedTenants         []string `yaml:"allowed_tenants" json:"allowed_tenants,omitempty"`
+	LegacyAPI              bool     `yaml:"legacy_api" json:"legacy_api,omitempty"`
 }
 
 // loadOptions say what the config is loaded for.
@@ -357,6 +361,7 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	}
 	ic := c.tokenSettings()
 	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
+	ic.Admin = c.Admin.idpAdmin()
 	return ic, nil
 }
 
