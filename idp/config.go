@@ -47,6 +47,9 @@ type Config struct {
 	// Forwarded / X-Forwarded-For headers name the person's address; empty:
 	// the TCP peer is the person (see package clientip).
 	TrustedProxies []string
+
+	SignInLog SignInLogConfig // retention and batching of the sign-in log (signinlog.go)
+	Branding  Branding        // name, logo and colour on the pages (branding.go)
 }
 
 // UpstreamConfig is one configured upstream.
@@ -107,6 +110,7 @@ func (c *Config) SetDefaults() {
 	def(&c.LoginTTL, DefaultLoginTTL)
 	def(&c.CodeTTL, DefaultCodeTTL)
 	def(&c.RefreshGrace, DefaultRefreshGrace)
+	c.SignInLog.setDefaults()
 	if c.DefaultAccessTokenFormat == "" {
 		c.DefaultAccessTokenFormat = DefaultAccessTokenFormat
 	}
@@ -175,6 +179,8 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("master key must be 32 bytes"))
 	}
 	errs = append(errs, c.SettingProblems(nil)...)
+	errs = append(errs, c.SignInLog.Problems(nil)...)
+	errs = append(errs, c.Branding.Problems(nil)...)
 	if len(c.Upstreams) == 0 {
 		errs = append(errs, errors.New("at least one upstream is required"))
 	}

@@ -9,8 +9,6 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
-
-	"github.com/dingoidc/dingoidc/storage"
 )
 
 // handleEndSession is RP-initiated logout (docs/relying-parties.md, L1, L2): end the
@@ -60,9 +58,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 			s.logoutConfirmPage(w, r, s.logoutToken(c.Value), f, hintValid)
 			return
 		}
-		if err := s.store.DeleteSession(ctx, hash(c.Value), s.now()); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			s.log.WarnContext(ctx, "end session", "err", err)
-		}
+		s.endSession(ctx, r, c.Value, clientID)
 	}
 	s.clearCookie(w, cookieSession, s.prefix+"/")
 

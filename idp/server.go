@@ -46,6 +46,10 @@ type Server struct {
 	web        *web.Renderer
 	handler    http.Handler
 	clientIP   *clientip.Resolver // trusted_proxies: who the person is
+	signIns    *signInQueue       // the sign-in log's writer (signinlog.go)
+	logo       []byte             // branding (branding.go)
+	logoType   string
+	logoETag   string
 }
 
 type upstreamEntry struct {
@@ -85,6 +89,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.web, err = web.New(); err != nil {
 		return nil, err
 	}
+	if err := s.setBranding(cfg.Branding); err != nil {
+		return nil, err
+	}
+	s.signIns = newSignInQueue(deps.Store, s.log, cfg.SignInLog)
 	if s.seal, err = newSealer(keys.Derive(cfg.MasterKey, "auth-requests")); err != nil {
 		return nil, err
 	}
@@ -178,6 +186,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /login", s.handleLogin)
 	mux.HandleFunc("GET /login/{upstream}/callback", s.handleUpstreamCallback)
 	mux.HandleFunc("POST /login/{upstream}/callback", s.handleUpstreamCallback)
+	s.mountPolicy(mux) // refusal's way back, branding logo
 
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -203,7 +212,7 @@ func (s *Server) routes() http.Handler {
 	if s.prefix != "" {
 		h = http.StripPrefix(s.prefix, h)
 	}
-	return s.clientIP.Middleware(s.observe(h))
+	return s.clientIP.Middleware(withUserAgent(s.observe(h)))
 }
 
 // corsPaths are the endpoints a browser app (SPA) calls directly.
@@ -286,6 +295,7 @@ func (s *Server) Run(ctx context.Context, gcEvery time.Duration) {
 }
 
 func (s *Server) collectGarbage(ctx context.Context) {
+	s.pruneSignIns(ctx)
 	n, err := s.store.DeleteExpired(ctx, s.now())
 	if err != nil {
 		s.log.WarnContext(ctx, "delete expired rows", "err", err)
