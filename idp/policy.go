@@ -160,12 +160,21 @@ func (s *Server) refusedPage(w http.ResponseWriter, r *http.Request, a *authRequ
 			break
 		}
 	}
+	s.renderRefused(w, r, a, c, refusal{reason: reason, person: person,
+		switchAccount: s.prefix + "/login?" + url.Values{"id": {againID}, "inapp": {"0"}}.Encode(),
+		back:          s.prefix + "/login/denied?" + url.Values{"id": {backID}}.Encode()})
+}
+
+// refusal is what the refusal page says and links to.
+type refusal struct{ reason, person, switchAccount, back string }
+
+func (s *Server) renderRefused(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, f refusal) {
 	s.render(w, r, http.StatusForbidden, "refused", web.Page{Locale: s.locale(r, a), Title: "refused_title",
-		Error: "refused_" + reason, Client: displayName(c), Data: map[string]any{
-			"Message":       "refused_" + reason,
-			"Person":        person,
-			"SwitchAccount": s.prefix + "/login?" + url.Values{"id": {againID}, "inapp": {"0"}}.Encode(),
-			"Back":          s.prefix + "/login/denied?" + url.Values{"id": {backID}}.Encode(),
+		Error: "refused_" + f.reason, Client: displayName(c), Data: map[string]any{
+			"Message":       "refused_" + f.reason,
+			"Person":        f.person,
+			"SwitchAccount": f.switchAccount,
+			"Back":          f.back,
 			"RequestID":     RequestID(r.Context()),
 		}})
 }
