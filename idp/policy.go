@@ -243,9 +243,13 @@ func (s *Server) recordUpstreamRefusal(ctx context.Context, a *authRequest, upID
 }
 
 // endSession ends the browser's SSO session (revoking what it issued) at
-// end_session, and records the logout of its person.
-func (s *Server) endSession(ctx context.Context, r *http.Request, cookie, clientID string) {
-	sess, _, ok := s.currentSessionUser(ctx, r)
+// end_session, and records the logout of its person: sess when the caller
+// has read it, else it is read here.
+func (s *Server) endSession(ctx context.Context, r *http.Request, cookie, clientID string, sess *storage.Session) {
+	ok := sess != nil
+	if !ok {
+		sess, ok = s.currentSession(ctx, r)
+	}
 	if err := s.store.DeleteSession(ctx, hash(cookie), s.now()); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		s.log.WarnContext(ctx, "end session", "err", err)
 		return
