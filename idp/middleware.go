@@ -194,6 +194,7 @@ func (h ridHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
+	addPersonAttrs(ctx, &r)
 	return h.Handler.Handle(ctx, r)
 }
 func (h ridHandler) WithAttrs(a []slog.Attr) slog.Handler { return ridHandler{h.Handler.WithAttrs(a)} }

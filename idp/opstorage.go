@@ -131,7 +131,7 @@ func (o opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 		}
 		return tokenID(g.ID, 0, exp), r.refreshToken, exp, nil
 	case *refreshRequest:
-		token, gen, err := s.rotate(ctx, r)
+		token, gen, err := s.refreshTokens(ctx, r)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}

@@ -43,7 +43,8 @@ func (s *Server) nextSecret(refreshID string, gen int64, secret string) string {
 
 type refreshRequest struct {
 	grant     *storage.Grant
-	claims    map[string]any
+	claims    map[string]any // the person's, as of their last login
+	upstream  string
 	presented int64  // generation presented
 	secret    string // presented secret
 	scopes    []string
@@ -100,7 +101,7 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	if err := s.revalidate(ctx, g, u); err != nil {
 		return nil, err
 	}
-	return &refreshRequest{grant: g, claims: decodeClaims(u.Claims), presented: gen, secret: secret, scopes: g.Scopes}, nil
+	return &refreshRequest{grant: g, claims: decodeClaims(u.Claims), upstream: u.Upstream, presented: gen, secret: secret, scopes: g.Scopes}, nil
 }
 
 // maxRefreshChain bounds the derivation genuineRefresh does (one HMAC a

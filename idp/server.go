@@ -49,6 +49,10 @@ type Server struct {
 	clientIP   *clientip.Resolver // trusted_proxies: who the person is
 	draining   atomic.Bool        // shutting down: /readyz is 503 (SetDraining)
 	health     upstreamHealth     // last exchange per upstream (upstreamhealth.go)
+	signIns    *signInQueue       // the sign-in log's writer (signinlog.go)
+	logo       []byte             // branding (branding.go)
+	logoType   string
+	logoETag   string
 }
 
 type upstreamEntry struct {
@@ -88,6 +92,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.web, err = web.New(); err != nil {
 		return nil, err
 	}
+	if err := s.setBranding(cfg.Branding); err != nil {
+		return nil, err
+	}
+	s.signIns = newSignInQueue(deps.Store, s.log, cfg.SignInLog)
 	if s.seal, err = newSealer(keys.Derive(cfg.MasterKey, "auth-requests")); err != nil {
 		return nil, err
 	}
@@ -182,6 +190,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /login", s.pageUnavailable(http.HandlerFunc(s.handleLogin)))
 	mux.Handle("GET /login/{upstream}/callback", s.pageUnavailable(http.HandlerFunc(s.handleUpstreamCallback)))
 	mux.Handle("POST /login/{upstream}/callback", s.pageUnavailable(http.HandlerFunc(s.handleUpstreamCallback)))
+	s.mountPolicy(mux) // refusal's way back, branding logo
 
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -209,7 +218,7 @@ func (s *Server) routes() http.Handler {
 	if s.prefix != "" {
 		h = http.StripPrefix(s.prefix, h)
 	}
-	return s.clientIP.Middleware(s.observe(h))
+	return s.clientIP.Middleware(withUserAgent(s.observe(h)))
 }
 
 // corsPaths are the endpoints a browser app (SPA) calls directly.
@@ -296,6 +305,7 @@ func (s *Server) Run(ctx context.Context, gcEvery time.Duration) {
 }
 
 func (s *Server) collectGarbage(ctx context.Context) {
+	s.pruneSignIns(ctx)
 	n, err := s.store.DeleteExpired(ctx, s.now())
 	if err != nil {
 		s.log.WarnContext(ctx, "delete expired rows", "err", err)

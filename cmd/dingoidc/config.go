@@ -38,9 +38,10 @@ type FileConfig struct {
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
 	ShutdownGrace     Duration        `yaml:"shutdown_grace" json:"shutdown_grace,omitempty"` // serve_faults.go
-	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"` // config_admin.go
+	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"`                   // config_admin.go
 
-	TLSConfig `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
+	TLSConfig  `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
+	SiteConfig `yaml:",inline"` // branding, signin_log_retention (config_site.go)
 
 	path    string            // the file read; "" when none
 	dev     bool              // serve --dev
@@ -362,6 +363,9 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	ic := c.tokenSettings()
 	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
 	ic.Admin = c.Admin.idpAdmin()
+	if err := c.SiteConfig.apply(&ic); err != nil {
+		return idp.Config{}, err
+	}
 	return ic, nil
 }
 

@@ -89,6 +89,13 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
+	defer func() { // runs after the HTTP server's Shutdown, before the store closes
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			logger.Error("sign-in log not written at shutdown", "err", err)
+		}
+	}()
 	mux.Handle("/", srv.Handler())
 	if *dev {
 		if err := mountDemo(ctx, mux, st, cfg.Issuer, logger); err != nil {
