@@ -15,9 +15,6 @@ import (
 	"github.com/dingoidc/dingoidc/storage"
 )
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // browserBehindProxy is a browser whose requests arrive through a reverse
 // proxy (the test server's peer, 127.0.0.1, is a trusted proxy) that says
