@@ -69,6 +69,7 @@ func commands() []command {
 		{"admin token list", "list admin API tokens", (*cli).adminTokenList},
 		{"admin token revoke", "revoke an admin API token", (*cli).adminTokenRevoke},
 		{"config check", "validate the config and print a summary without secrets", (*cli).configCheck},
+		{"upstream check", "check the upstreams against the real services before going live", (*cli).upstreamCheck},
 		{"simulate", "run the Zhezhengding (浙政钉) simulator standalone", func(c *cli, ctx context.Context, _ string, args []string) error {
 			return simulateCmd(ctx, args, c.getenv, c.stdout, c.stderr)
 		}},
