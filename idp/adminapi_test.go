@@ -451,9 +451,6 @@ func TestAdminAPIBadInput(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&e)
 		resp.Body.Close()
 		want := http.StatusBadRequest
-		if strings.HasPrefix(tc.body, `{"id":"app"`) {
-			want = http.StatusConflict
-		}
 		if resp.StatusCode != want || e["field"] != tc.field || e["error_description"] == "" {
 			t.Errorf("%s: %d %v, want %d naming %q", tc.body, resp.StatusCode, e, want, tc.field)
 		}
