@@ -730,3 +730,19 @@ func TestAdminConsoleLoginUnderPath(t *testing.T) {
 		t.Fatalf("callback without its login cookie: %d", r.StatusCode)
 	}
 }
+
+// TestAdminAPIDatabaseDown: a database error is 503 JSON, not a 500 or a
+// refusal.
+func TestAdminAPIDatabaseDown(t *testing.T) {
+	a := newAdminEnv(t, backends()[0].open(t))
+	w := &caller{name: "write", bearer: a.writeToken}
+	if r, _ := a.do(w, "GET", "/clients", "", nil); r.StatusCode != 200 {
+		t.Fatalf("before: %d", r.StatusCode)
+	}
+	a.store.Close()
+	r, out := a.do(w, "GET", "/clients", "", nil)
+	var e map[string]string
+	if r.StatusCode != http.StatusServiceUnavailable || json.Unmarshal(out, &e) != nil || e["error"] != "temporarily_unavailable" {
+		t.Fatalf("database down: %d %s", r.StatusCode, out)
+	}
+}
