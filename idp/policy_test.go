@@ -15,7 +15,6 @@ import (
 	"github.com/dingoidc/dingoidc/storage"
 )
 
-
 // browserBehindProxy is a browser whose requests arrive through a reverse
 // proxy (the test server's peer, 127.0.0.1, is a trusted proxy) that says
 // it forwarded for ip, with the given User-Agent.
