@@ -83,6 +83,11 @@ func consoleLogin(tb *tab, upstream string) {
 	tb.t.Helper()
 	tb.run("open the console", chromedp.Navigate(env.base+"/admin"))
 	tb.consolePage("signin", tb.consoleText("signin_title"))
+	var navShown bool
+	tb.eval(`document.getElementById("nav").offsetParent !== null`, &navShown)
+	if navShown {
+		tb.t.Error("the sign-in page shows the console's navigation")
+	}
 	tb.click("#login")
 	tb.page("chooser", "chooser_title")
 	tb.click(`a[data-upstream="` + upstream + `"]`)
