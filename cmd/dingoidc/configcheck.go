@@ -133,7 +133,22 @@ func (c *FileConfig) printSummary(w io.Writer) error {
 			kind = "confidential, secret from " + sc.SecretFile
 		}
 		desc := fmt.Sprintf("%s: %s, %s", sc.ID, kind, strings.Join(sc.RedirectURIs, " "))
+		if len(sc.AllowedGroups) > 0 {
+			desc += ", groups: " + strings.Join(sc.AllowedGroups, " ")
+		}
+		if len(sc.AllowedTenants) > 0 {
+			desc += ", tenants: " + strings.Join(sc.AllowedTenants, " ")
+		}
+		if sc.LegacyAPI {
+			desc += ", legacy API"
+		}
 		fmt.Fprintf(tw, "%s\t%s\n", label(i, "clients"), desc)
+	}
+	switch a := c.Admin; {
+	case len(a.Subjects) == 0 && len(a.Groups) == 0:
+		row("admin", "nobody (no console; admin API tokens only)")
+	default:
+		row("admin", fmt.Sprintf("subjects: %s; groups: %s", orDash(strings.Join(a.Subjects, " ")), orDash(strings.Join(a.Groups, " "))))
 	}
 	return tw.Flush()
 }
