@@ -198,6 +198,19 @@ func TestConsole(t *testing.T) {
 		tb.screenshot("console-apps-phone")
 		tb.run("desktop screen", emulation.ClearDeviceMetricsOverride())
 
+		// Delete it, confirming first.
+		tb.click(`tr[data-client="` + clientID + `"] a`)
+		tb.consolePage("app", "Grafana (other admin)")
+		tb.click("#delete-app")
+		tb.click("#delete-app-yes")
+		tb.consolePage("apps", tb.consoleText("nav_apps"))
+		tb.waitJS("the list without the app", `document.querySelector("#view table") && !document.querySelector('tr[data-client="`+clientID+`"]')`)
+		var status int
+		tb.awaitJS(`fetch("/admin/api/v1/clients/`+clientID+`").then(r => r.status)`, &status)
+		if status != 404 {
+			t.Errorf("the deleted app answers %d, want 404", status)
+		}
+
 		// Find 张伟 and end his sessions.
 		tb.click(`a[data-nav="people"]`)
 		tb.consolePage("people", tb.consoleText("nav_people"))
