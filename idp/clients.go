@@ -134,7 +134,10 @@ func (cc *clientCache) snapshot(ctx context.Context) (map[string]*client, map[st
 	case r := <-ch:
 		cc.mu.Lock()
 		defer cc.mu.Unlock()
-		if r.Err != nil && cc.byID == nil {
+		// On error the old set is served, except while the database is
+		// unreachable: then the request fails early with a 503
+		// (unavailable.go) rather than after the person has scanned.
+		if r.Err != nil && (cc.byID == nil || errors.Is(r.Err, storage.ErrUnavailable)) {
 			return nil, nil, r.Err
 		}
 		return cc.byID, cc.origins, nil // on error: the old set
@@ -183,6 +186,7 @@ func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
 	}
 	byID, _, err := cc.snapshot(ctx)
 	if err != nil {
+		noteUnavailable(ctx, err)
 		return nil, storageError(err, "load clients")
 	}
 	if c, ok := byID[id]; ok {
@@ -206,6 +210,7 @@ func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
 		return nil, unknown
 	}
 	if err != nil {
+		noteUnavailable(ctx, err)
 		return nil, storageError(err, "get client")
 	}
 	w := cc.wrap(*c)

@@ -51,6 +51,9 @@ type Config struct {
 
 	// Admin lists the console's admins (adminconfig.go).
 	Admin AdminConfig
+
+	SignInLog SignInLogConfig // retention and batching of the sign-in log (signinlog.go)
+	Branding  Branding        // name, logo and colour on the pages (branding.go)
 }
 
 // UpstreamConfig is one configured upstream.
@@ -111,6 +114,7 @@ func (c *Config) SetDefaults() {
 	def(&c.LoginTTL, DefaultLoginTTL)
 	def(&c.CodeTTL, DefaultCodeTTL)
 	def(&c.RefreshGrace, DefaultRefreshGrace)
+	c.SignInLog.setDefaults()
 	if c.DefaultAccessTokenFormat == "" {
 		c.DefaultAccessTokenFormat = DefaultAccessTokenFormat
 	}
@@ -179,6 +183,8 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("master key must be 32 bytes"))
 	}
 	errs = append(errs, c.SettingProblems(nil)...)
+	errs = append(errs, c.SignInLog.Problems(nil)...)
+	errs = append(errs, c.Branding.Problems(nil)...)
 	if len(c.Upstreams) == 0 {
 		errs = append(errs, errors.New("at least one upstream is required"))
 	}

@@ -37,9 +37,11 @@ type FileConfig struct {
 	Upstreams         []UpstreamEntry `yaml:"upstreams" json:"upstreams"`
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
-	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"` // config_admin.go
+	ShutdownGrace     Duration        `yaml:"shutdown_grace" json:"shutdown_grace,omitempty"` // serve_faults.go
+	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"`                   // config_admin.go
 
-	TLSConfig `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
+	TLSConfig  `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
+	SiteConfig `yaml:",inline"` // branding, signin_log_retention (config_site.go)
 
 	path    string            // the file read; "" when none
 	dev     bool              // serve --dev
@@ -52,6 +54,9 @@ type StorageConfig struct {
 	DSN     Secret `yaml:"dsn" json:"dsn,omitempty"`           // postgres
 	DSNFile string `yaml:"dsn_file" json:"dsn_file,omitempty"` // postgres, file holding the DSN
 	Path    string `yaml:"path" json:"path,omitempty"`         // sqlite file; default <data_dir>/dingoidc.sqlite
+	// ConnectTimeout: how long serve keeps retrying an unreachable
+	// database at start (serve_faults.go); default 60s.
+	ConnectTimeout Duration `yaml:"connect_timeout" json:"connect_timeout,omitempty"`
 }
 
 // TokensConfig holds lifetimes.
@@ -358,6 +363,9 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	ic := c.tokenSettings()
 	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
 	ic.Admin = c.Admin.idpAdmin()
+	if err := c.SiteConfig.apply(&ic); err != nil {
+		return idp.Config{}, err
+	}
 	return ic, nil
 }
 
