@@ -246,7 +246,12 @@ func TestConsole(t *testing.T) {
 			t.Errorf("sign-in log filtered to 张伟 shows %d rows (%d of others); the API has %d", shown, others, apiItems)
 		}
 		if apiItems == 0 {
-			t.Log("the sign-in log is empty: this build records no sign-ins yet (issue 10 item 5)")
+			t.Error("the sign-in log has no sign-in of 张伟, who just signed in to the console")
+		}
+		var success int
+		tb.eval(`document.querySelectorAll('tr[data-signin][data-result="success"]').length`, &success)
+		if success == 0 {
+			t.Error("the sign-in log shows no successful sign-in of 张伟")
 		}
 		var csvStatus int
 		tb.awaitJS(`fetch(document.querySelector("#csv").href).then(r => r.status)`, &csvStatus)
