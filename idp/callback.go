@@ -41,7 +41,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	}
 	var ls loginState
 	cookieName := cookieLogin + nonce[:10]
-	ck, err := r.Cookie(cookieName)
+	ck, err := s.cookie(r, cookieName)
 	if err != nil || s.seal.open(purposeLogin, ck.Value, &ls) != nil || ls.Nonce != nonce || ls.Upstream != upID {
 		// The scan was started in another browser (or the cookie expired):
 		// it must not log this browser in.

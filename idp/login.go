@@ -74,7 +74,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) currentSession(ctx context.Context, r *http.Request) (*storage.Session, bool) {
-	c, err := r.Cookie(cookieSession)
+	c, err := s.cookie(r, cookieSession)
 	if err != nil || c.Value == "" {
 		return nil, false
 	}

@@ -233,7 +233,7 @@ func TestLoginCookieSize(t *testing.T) {
 	b.get(app.conf.AuthCodeURL(strings.Repeat("s", 1024), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("nonce", strings.Repeat("n", 1024))))
 	var found bool
 	for _, c := range b.hc.Jar.Cookies(mustURL(e.issuer + "/login/dev/callback")) {
-		if strings.HasPrefix(c.Name, "dingoidc_login_") {
+		if strings.HasPrefix(c.Name, "__Host-dingoidc_login_") { // an https issuer: __Host- cookies
 			found = true
 			if size := len(c.Name) + len(c.Value); size > 3800 {
 				t.Errorf("login cookie is %d bytes", size)
