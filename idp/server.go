@@ -158,9 +158,9 @@ func (s *Server) routes() http.Handler {
 	opHandler := s.provider
 
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
-	mux.Handle("GET /authorize", s.withRequestURI(opHandler))
-	mux.Handle("POST /authorize", s.withRequestURI(opHandler))
-	mux.Handle("GET /authorize/callback", s.checkBrowser(opHandler))
+	mux.Handle("GET /authorize", s.personPages(s.withRequestURI(opHandler)))
+	mux.Handle("POST /authorize", s.personPages(s.withRequestURI(opHandler)))
+	mux.Handle("GET /authorize/callback", s.personPages(s.checkBrowser(opHandler)))
 	mux.Handle("POST /oauth/token", noStore(unavailableAs503(withRawBasic(opHandler))))
 	mux.Handle("POST /oauth/introspect", noStore(withRawBasic(opHandler)))
 	mux.Handle("POST /revoke", noStore(withRawBasic(opHandler)))
@@ -176,8 +176,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/userinfo", methodNotAllowed("GET, POST"))
 
 	mux.HandleFunc("GET /login", s.handleLogin)
-	mux.HandleFunc("GET /login/{upstream}/callback", s.handleUpstreamCallback)
-	mux.HandleFunc("POST /login/{upstream}/callback", s.handleUpstreamCallback)
+	mux.Handle("GET /login/{upstream}/callback", s.personPages(http.HandlerFunc(s.handleUpstreamCallback)))
+	mux.Handle("POST /login/{upstream}/callback", s.personPages(http.HandlerFunc(s.handleUpstreamCallback)))
 
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
