@@ -203,6 +203,7 @@ func (s *Server) routes() http.Handler {
 	if s.prefix != "" {
 		h = http.StripPrefix(s.prefix, h)
 	}
+	h = s.limitBody(h)
 	return s.clientIP.Middleware(s.observe(h))
 }
 

@@ -37,6 +37,7 @@ type FileConfig struct {
 	Upstreams         []UpstreamEntry `yaml:"upstreams" json:"upstreams"`
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
+	MaxBodyBytes      int64           `yaml:"max_body_bytes" json:"max_body_bytes,omitempty"` // 0: 64 KiB
 
 	TLSConfig `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
 
@@ -367,6 +368,7 @@ func (c *FileConfig) tokenSettings() idp.Config {
 		RefreshGrace:             t.RefreshGrace.D(),
 		DefaultAccessTokenFormat: c.AccessTokenFormat,
 		TrustedProxies:           c.TrustedProxies,
+		MaxBodyBytes:             c.MaxBodyBytes,
 	}
 }
 
@@ -378,7 +380,7 @@ var (
 		"RefreshTTL": "tokens.refresh_token_ttl", "RefreshMaxTTL": "tokens.refresh_token_max_ttl",
 		"SessionTTL": "tokens.session_ttl", "LoginTTL": "tokens.login_ttl", "CodeTTL": "tokens.code_ttl",
 		"RefreshGrace": "tokens.refresh_grace", "DefaultAccessTokenFormat": "access_token_format",
-		"TrustedProxies": "trusted_proxies",
+		"TrustedProxies": "trusted_proxies", "MaxBodyBytes": "max_body_bytes",
 	}
 	keysOptionsKeys = map[string]string{"RotationPeriod": "keys.rotation_period", "PublishAhead": "keys.publish_ahead"}
 )
@@ -387,11 +389,13 @@ var (
 // factory, in the config's order.
 func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]idp.UpstreamConfig, error) {
 	out := make([]idp.UpstreamConfig, 0, len(c.Upstreams))
+	var errs []error // every upstream's problem, not just the first
 	for i := range c.Upstreams {
 		e := &c.Upstreams[i]
 		f, ok := upstreamTypes[e.Type]
 		if !ok {
-			return nil, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type)
+			errs = append(errs, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type))
+			continue
 		}
 		d := deps
 		if d.Logger != nil {
@@ -399,7 +403,8 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 		}
 		p, err := f.build(ctx, e, d)
 		if err != nil {
-			return nil, fmt.Errorf("upstream %q: %w", e.ID, err)
+			errs = append(errs, fmt.Errorf("upstream %q: %w", e.ID, err))
+			continue
 		}
 		out = append(out, idp.UpstreamConfig{
 			ID:          e.ID,
@@ -408,6 +413,9 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 			Claims:      e.Claims,
 			BareSubject: e.BareSubject,
 		})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
 }

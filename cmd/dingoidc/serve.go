@@ -39,6 +39,25 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	logger := slog.New(idp.LogHandler(cfg.newLogger(stderr).Handler()))
 	slog.SetDefault(logger) // zitadel/oidc logs to the default logger
 
+	mux := http.NewServeMux()
+	if *dev && len(cfg.Upstreams) == 0 {
+		if cfg.Upstreams, err = mountDevSimulators(cfg.Issuer, mux); err != nil {
+			return err
+		}
+	}
+	icfg, err := cfg.runtimeConfig(ctx, upstreamDeps{
+		// Upstreams set their own per-call timeouts; this only bounds a call
+		// whose upstream forgot to.
+		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
+		Logger:     logger,
+		Getenv:     getenv,
+		Dev:        *dev,
+		Issuer:     cfg.Issuer,
+		Mount:      func(path string, h http.Handler) { mux.Handle(path, h) },
+	})
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -60,29 +79,6 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("signing keys: %w", err)
 	}
 
-	mux := http.NewServeMux()
-	if *dev && len(cfg.Upstreams) == 0 {
-		if cfg.Upstreams, err = mountDevSimulators(cfg.Issuer, mux); err != nil {
-			return err
-		}
-	}
-	ups, err := cfg.buildUpstreams(ctx, upstreamDeps{
-		// Upstreams set their own per-call timeouts; this only bounds a call
-		// whose upstream forgot to.
-		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
-		Logger:     logger,
-		Getenv:     getenv,
-		Dev:        *dev,
-		Issuer:     cfg.Issuer,
-		Mount:      func(path string, h http.Handler) { mux.Handle(path, h) },
-	})
-	if err != nil {
-		return err
-	}
-	icfg, err := cfg.IDPConfig(ups)
-	if err != nil {
-		return err
-	}
 	srv, err := idp.New(icfg, idp.Deps{Store: st, Keys: km, Logger: logger})
 	if err != nil {
 		return err
@@ -101,6 +97,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	hs := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
