@@ -1,6 +1,7 @@
 package idp_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -126,5 +127,29 @@ func TestProtocolDetails(t *testing.T) {
 				t.Errorf("WWW-Authenticate %q", got)
 			}
 		})
+	}
+}
+
+// TestStaticNoListing: /static/ serves its files, never a directory listing.
+func TestStaticNoListing(t *testing.T) {
+	e := newEnv(t, backends()[0].open(t))
+	for path, want := range map[string]int{
+		"/static/":         http.StatusNotFound,
+		"/static/embed.js": http.StatusOK,
+		"/static/nothing":  http.StatusNotFound,
+		"/static//":        http.StatusNotFound,
+	} {
+		resp, err := e.ts.Client().Get(e.issuer + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || strings.Contains(string(body), `<a href="embed.js">`) {
+			t.Errorf("GET %s: %d, want %d:\n%.300s", path, resp.StatusCode, want, body)
+		}
+		if want == http.StatusNotFound && !strings.Contains(string(body), `data-error="not_found"`) {
+			t.Errorf("GET %s: not the 404 page:\n%.300s", path, body)
+		}
 	}
 }

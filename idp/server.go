@@ -179,7 +179,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /login/{upstream}/callback", s.personPages(http.HandlerFunc(s.handleUpstreamCallback)))
 	mux.Handle("POST /login/{upstream}/callback", s.personPages(http.HandlerFunc(s.handleUpstreamCallback)))
 
-	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
+	mux.Handle("GET /static/", s.staticFiles())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", s.metrics)
