@@ -38,6 +38,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger := slog.New(idp.LogHandler(cfg.newLogger(stderr).Handler()))
 	slog.SetDefault(logger) // zitadel/oidc logs to the default logger
+	warnReadableSecrets(cfg, logger)
 
 	mux := http.NewServeMux()
 	if *dev && len(cfg.Upstreams) == 0 {

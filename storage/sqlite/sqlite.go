@@ -58,6 +58,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite: invalid path %q: want a file name without '?'", path)
 	}
+	if err := secureFiles(path); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
