@@ -65,8 +65,24 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 
+	// The state drives one code exchange: claimed before the upstream is
+	// asked, so one state and its cookie cannot drive unlimited upstream
+	// calls with made-up codes (issue 11). A failed exchange ends the
+	// attempt (the error page's one click starts a new one); only an
+	// unreachable upstream gives the state back, so reloading the callback
+	// after an outage retries.
+	stateHash := hash(nonce)
+	if err := s.store.ClaimLoginState(ctx, stateHash, time.Unix(ls.Exp, 0)); err != nil {
+		s.claimFailure(w, r, log, a, err)
+		return
+	}
 	ident, err := p.Exchange(ctx, r.Form, s.callbackURL(upID))
 	if err != nil {
+		if upstreamRetryable(err) {
+			if rerr := s.store.ReleaseLoginState(ctx, stateHash); rerr != nil {
+				log.WarnContext(ctx, "release login state", "err", rerr)
+			}
+		}
 		s.upstreamFailure(w, r, log, a, upID, err)
 		return
 	}

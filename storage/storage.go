@@ -263,6 +263,14 @@ type Store interface {
 	// DeleteSession ends a session and revokes the grants issued under it.
 	DeleteSession(ctx context.Context, idHash []byte, now time.Time) error
 
+	// Upstream login states. ClaimLoginState marks a state (the hash of its
+	// nonce) used until expiresAt, ErrConflict when it was claimed before:
+	// one state drives one code exchange with the upstream.
+	// ReleaseLoginState gives it back (the upstream was unreachable, so the
+	// person may retry); a released or absent state is no error.
+	ClaimLoginState(ctx context.Context, hash []byte, expiresAt time.Time) error
+	ReleaseLoginState(ctx context.Context, hash []byte) error
+
 	// Grants. CreateGrant redeems an authorization code: it fails with
 	// ErrConflict when CodeHash was redeemed before, ErrUserDisabled when the
 	// user is disabled, ErrRevoked when SessionID is set and names no session
@@ -319,7 +327,7 @@ type Store interface {
 	RevokeAdminToken(ctx context.Context, id string, now time.Time) error
 	TouchAdminToken(ctx context.Context, id string, at time.Time) error
 
-	// DeleteExpired removes sessions, grants and retired keys that ended
+	// DeleteExpired removes sessions, grants, login states and retired keys that ended
 	// before now (grants revoked longer than a day ago too) and admin tokens
 	// expired or revoked more than AdminTokenRetention ago, and returns how
 	// many rows went. The sign-in log has its own retention

@@ -120,7 +120,9 @@ func TestStatementBudget(t *testing.T) {
 			return err
 		}},
 		{"GetKeySet", 1, 0, func() error { _, err := s.GetKeySet(ctx); return err }},
-		{"DeleteExpired", 5, 0, func() error { _, err := s.DeleteExpired(ctx, t0); return err }},
+		{"DeleteExpired", 6, 0, func() error { _, err := s.DeleteExpired(ctx, t0); return err }},
+		{"ClaimLoginState", 1, 1, func() error { return s.ClaimLoginState(ctx, sum("state"), t0.Add(time.Minute)) }},
+		{"ReleaseLoginState", 1, 1, func() error { return s.ReleaseLoginState(ctx, sum("state")) }},
 		{"CreateClient", 1, 1, func() error {
 			return s.CreateClient(ctx, &storage.Client{ID: "app", CreatedAt: t0, UpdatedAt: t0})
 		}},

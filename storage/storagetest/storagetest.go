@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"People", peopleTests()},
 		{"SignIns", signInTests()},
 		{"AdminTokens", adminTokenTests()},
+		{"LoginStates", loginStateTests()},
 		{"GC", gcTests()},
 		{"Times", timeTests()},
 		{"Stats", statsTests()},

@@ -1,0 +1,36 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/dingoidc/dingoidc/storage"
+	"github.com/dingoidc/dingoidc/upstream"
+)
+
+// upstreamRetryable: the exchange failed because the upstream could not be
+// used (outage, timeout), not because of the code or the person; the same
+// state may try again (see handleUpstreamCallback).
+func upstreamRetryable(err error) bool {
+	return !errors.Is(err, upstream.ErrCodeInvalid) && !errors.Is(err, upstream.ErrNotAllowed) &&
+		!errors.Is(err, upstream.ErrDenied)
+}
+
+// claimFailure answers a callback whose state was claimed before (used, or
+// its exchange failed) or could not be claimed (the database).
+func (s *Server) claimFailure(w http.ResponseWriter, r *http.Request, log interface {
+	InfoContext(context.Context, string, ...any)
+	WarnContext(context.Context, string, ...any)
+}, a *authRequest, err error) {
+	ctx := r.Context()
+	if errors.Is(err, storage.ErrConflict) {
+		log.InfoContext(ctx, "upstream state used twice")
+		s.metrics.loginFailed("state_reused")
+		s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
+		return
+	}
+	log.WarnContext(ctx, "claim login state", "err", err)
+	s.metrics.loginFailed("storage")
+	s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
+}
