@@ -79,6 +79,15 @@ func TestSecretsInQueryRefused(t *testing.T) {
 			}
 		}
 	}
+	// A body that is not a form is refused as such, not read as empty.
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/oauth/token", strings.NewReader("grant_type=refresh_token&refresh_token=%zz"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("app", testSecret)
+	if resp, err := e.ts.Client().Do(req); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("malformed form: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// Other query parameters are not refused.
 	resp, m := e.postForm("/oauth/introspect?x=1", url.Values{"token": {"x"}}, "app", testSecret)
 	if resp.StatusCode != http.StatusOK || m["active"] != false {

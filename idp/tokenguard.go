@@ -3,6 +3,7 @@ package idp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 )
@@ -41,12 +42,22 @@ func (s *Server) tokenGuard(tokenEndpoint bool, h http.Handler) http.Handler {
 				return
 			}
 		}
+		// A form that does not parse is refused here: once parsed (even in
+		// error) it would look parsed and empty to op.
+		if err := r.ParseForm(); err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				s.tooLarge(w, r)
+				return
+			}
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body is not a valid form")
+			return
+		}
 		user, _, basic := r.BasicAuth()
 		if basic {
 			if u, err := url.QueryUnescape(user); err == nil {
 				user = u
 			}
-		} else if err := r.ParseForm(); err == nil {
+		} else {
 			user = r.PostForm.Get("client_id")
 		}
 		r = r.WithContext(context.WithValue(r.Context(), presenterKey{}, user))
