@@ -6,16 +6,7 @@ import (
 	"net/http"
 
 	"github.com/dingoidc/dingoidc/storage"
-	"github.com/dingoidc/dingoidc/upstream"
 )
-
-// upstreamRetryable: the exchange failed because the upstream could not be
-// used (outage, timeout), not because of the code or the person; the same
-// state may try again (see handleUpstreamCallback).
-func upstreamRetryable(err error) bool {
-	return !errors.Is(err, upstream.ErrCodeInvalid) && !errors.Is(err, upstream.ErrNotAllowed) &&
-		!errors.Is(err, upstream.ErrDenied)
-}
 
 // claimFailure answers a callback whose state was claimed before (used, or
 // its exchange failed) or could not be claimed (the database).

@@ -51,7 +51,6 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		// whose upstream forgot to.
 		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
 		Logger:     logger,
-		Getenv:     getenv,
 		Dev:        *dev,
 		Issuer:     cfg.Issuer,
 		Mount:      func(path string, h http.Handler) { mux.Handle(path, h) },
