@@ -3,10 +3,12 @@ package idp_test
 import (
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -88,5 +90,62 @@ func TestUpstreamStateSingleUseOnFailure(t *testing.T) {
 	b.hc.Jar.SetCookies(cbURL, cookies) // the reload of a kept login cookie
 	if v := b.authorize(genuine); v.Get("code") == "" {
 		t.Fatalf("reload after the outage: %v", v)
+	}
+}
+
+// TestUpstreamStateConcurrentCallbacks: the same callback sent many times
+// at once (a replayed state and cookie) logs in once, and every other copy
+// is refused before the upstream is asked (login_invalid, not the
+// upstream's code_expired).
+func TestUpstreamStateConcurrentCallbacks(t *testing.T) {
+	e := newEnv(t, backends()[0].open(t))
+	app := e.rp("app", testSecret)
+	e.up.AutoApprove = ""
+	b := e.browser()
+	resp, _ := b.get(app.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	q := resp.Request.URL.Query()
+	cookies := b.hc.Jar.Cookies(mustURL(e.issuer + "/login/dev/callback"))
+	cb, err := e.up.Approve("10001", q.Get("state"), q.Get("redirect_uri"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		status int
+		body   string
+	}
+	const n = 10
+	answers := make(chan answer, n)
+	hc := *e.ts.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, cb, nil)
+			for _, c := range cookies {
+				req.AddCookie(c)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			answers <- answer{resp.StatusCode, string(body)}
+		})
+	}
+	wg.Wait()
+	close(answers)
+	logins := 0
+	for a := range answers {
+		switch {
+		case a.status == http.StatusFound:
+			logins++
+		case a.status != http.StatusBadRequest || !strings.Contains(a.body, `data-error="login_invalid"`):
+			t.Errorf("a concurrent copy: %d %.200s", a.status, a.body)
+		}
+	}
+	if logins != 1 {
+		t.Errorf("%d of %d concurrent callbacks logged in, want 1", logins, n)
 	}
 }
