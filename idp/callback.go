@@ -98,12 +98,34 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	raw, _ := encodeClaims(claims)
 	now := s.now()
 	sub := subject(entry, ident.ExternalID)
-	user, err := s.store.UpsertUser(ctx, &storage.User{
+	sid := randomString(32)
+	amr := ident.AMR
+	if len(amr) == 0 {
+		amr = []string{"qr"}
+	}
+	sess := &storage.Session{
+		IDHash: hash(sid), Upstream: upID, AuthTime: now, AMR: amr,
+		ExpiresAt: now.Add(s.cfg.SessionTTL), LoginStateHash: stateHash, CreatedAt: now,
+	}
+	// The user and its session in one statement on postgres (a first login
+	// costs at most 4, issue 10): no session for a disabled user, nothing
+	// written when the state was used before.
+	user, err := s.store.UpsertUserAndCreateSession(ctx, &storage.User{
 		ID: sub, Upstream: upID, ExternalID: ident.ExternalID, Claims: raw,
 		CreatedAt: now, UpdatedAt: now, LastLoginAt: now,
-	})
+	}, sess)
 	if err != nil {
-		log.ErrorContext(ctx, "save user", "err", err)
+		if errors.Is(err, storage.ErrConflict) {
+			log.InfoContext(ctx, "upstream state used twice", "user_id", sub)
+			s.metrics.loginFailed("state_reused")
+			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
+			return
+		}
+		if ctx.Err() != nil {
+			log.InfoContext(ctx, "client went away during login", "err", err)
+		} else {
+			log.ErrorContext(ctx, "save user and session", "err", err)
+		}
 		s.metrics.loginFailed("storage")
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return
@@ -117,35 +139,15 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	}
 	if a.HintSub != "" && a.HintSub != sub {
 		// The app asked for the person of its id_token_hint; someone else
-		// scanned (OIDC Core §3.1.2.2).
+		// scanned (OIDC Core §3.1.2.2). The session just stored is never
+		// handed to the browser: delete it (this refusal's one extra
+		// statement).
+		if err := s.store.DeleteSession(ctx, sess.IDHash, now); err != nil {
+			log.WarnContext(ctx, "delete session of refused login", "err", err)
+		}
 		log.InfoContext(ctx, "scanned person differs from id_token_hint", "user_id", sub)
 		s.metrics.loginFailed("hint_mismatch")
 		op.AuthRequestError(w, r, a, oidc.ErrLoginRequired().WithDescription("a different person logged in than the id_token_hint names"), s.provider)
-		return
-	}
-	sid := randomString(32)
-	amr := ident.AMR
-	if len(amr) == 0 {
-		amr = []string{"qr"}
-	}
-	sess := &storage.Session{
-		IDHash: hash(sid), UserID: sub, Upstream: upID, AuthTime: now, AMR: amr,
-		ExpiresAt: now.Add(s.cfg.SessionTTL), LoginStateHash: hash(nonce), CreatedAt: now,
-	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
-		if errors.Is(err, storage.ErrConflict) {
-			log.InfoContext(ctx, "upstream state used twice", "user_id", sub)
-			s.metrics.loginFailed("state_reused")
-			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
-			return
-		}
-		if ctx.Err() != nil {
-			log.InfoContext(ctx, "client went away during login", "err", err)
-		} else {
-			log.ErrorContext(ctx, "create session", "err", err)
-		}
-		s.metrics.loginFailed("storage")
-		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
 	s.setCookie(w, cookieSession, sid, s.prefix+"/", s.cfg.SessionTTL)

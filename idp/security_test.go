@@ -221,6 +221,28 @@ func TestHintSubjectAfterScan(t *testing.T) {
 	if v.Get("error") != "login_required" || v.Get("code") != "" {
 		t.Fatalf("another person's scan with a hint: %v", v)
 	}
+	// The refused scan leaves no session behind (its cookie was never set).
+	users, err := e.store.ListUsers(t.Context(), storage.UserFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scanned bool
+	for _, u := range users {
+		if u.ExternalID != "10002" {
+			continue
+		}
+		scanned = true
+		live, err := e.store.ListUserSessions(t.Context(), u.ID, e.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(live) != 0 {
+			t.Errorf("the refused scan left %d sessions", len(live))
+		}
+	}
+	if !scanned {
+		t.Error("the scan did not reach the store")
+	}
 }
 
 // The login cookie stays well under the 4 KB browsers keep, even with the

@@ -257,6 +257,14 @@ type Store interface {
 	// Sessions. CreateSession fails with ErrConflict when LoginStateHash was
 	// used before (the upstream state is single-use).
 	CreateSession(ctx context.Context, s *Session) error
+	// UpsertUserAndCreateSession is UpsertUser followed by CreateSession,
+	// all or nothing (one statement on postgres, one transaction on
+	// sqlite): the login's success path. s.UserID is set to the stored
+	// user's ID. When the stored user is disabled no session is created
+	// and the user is returned (Disabled tells the caller to refuse);
+	// ErrConflict when s's ID or LoginStateHash was used before, and then
+	// the user is not written either.
+	UpsertUserAndCreateSession(ctx context.Context, u *User, s *Session) (*User, error)
 	// GetSession returns the live session and its user; ErrNotFound when
 	// absent or expired at now, ErrUserDisabled when the user is disabled.
 	GetSession(ctx context.Context, idHash []byte, now time.Time) (*Session, *User, error)

@@ -149,6 +149,26 @@ func TestStatementBudget(t *testing.T) {
 			return s.CreateAdminToken(ctx, &storage.AdminToken{ID: "t1", Hash: sum("token"), Scope: "read", CreatedAt: t0})
 		}},
 		{"GetAdminTokenByHash", 1, 0, func() error { _, err := s.GetAdminTokenByHash(ctx, sum("token"), t0); return err }},
+		{"UpsertUserAndCreateSession", 1, 2, func() error {
+			_, err := s.UpsertUserAndCreateSession(ctx, user("2"), session("", "c"))
+			return err
+		}},
+		{"UpsertUserAndCreateSession (login state used)", 1, 0, func() error {
+			sess := session("", "e")
+			sess.LoginStateHash = sum("state:c")
+			if _, err := s.UpsertUserAndCreateSession(ctx, user("3"), sess); !errors.Is(err, storage.ErrConflict) {
+				return fmt.Errorf("err = %v, want ErrConflict", err)
+			}
+			return nil
+		}},
+		{"SetUserDisabled (one session)", 5, 2, func() error { return s.SetUserDisabled(ctx, "zzd_2", true, t0) }},
+		{"UpsertUserAndCreateSession (disabled user)", 1, 1, func() error {
+			u, err := s.UpsertUserAndCreateSession(ctx, user("2"), session("", "d"))
+			if err == nil && !u.Disabled {
+				err = errors.New("user not disabled")
+			}
+			return err
+		}},
 	}
 	for _, st := range steps {
 		before := s.Stats()

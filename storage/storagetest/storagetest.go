@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Clients", clientTests()},
 		{"Users", userTests()},
 		{"Sessions", sessionTests()},
+		{"LoginSessions", loginSessionTests()},
 		{"Codes", codeTests()},
 		{"Grants", grantTests()},
 		{"Refresh", refreshTests()},
