@@ -116,7 +116,9 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	}, sess)
 	if err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			log.InfoContext(ctx, "upstream state used twice", "user_id", sub)
+			// err names the constraint: the login state, or (rarely) the
+			// subject taken by another person.
+			log.InfoContext(ctx, "upstream state used twice", "user_id", sub, "err", err)
 			s.metrics.loginFailed("state_reused")
 			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
 			return

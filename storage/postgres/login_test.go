@@ -56,14 +56,12 @@ func rotation(name string, from int64, now time.Time) storage.Rotation {
 	}
 }
 
-// login runs the storage side of one login and one token refresh.
+// login runs the storage side of one login, as idp's callback does it, and
+// one token refresh.
 func login(ctx context.Context, s storage.Store, key, name string) error {
-	u, err := s.UpsertUser(ctx, user(key))
+	u, err := s.UpsertUserAndCreateSession(ctx, user(key), session("", name))
 	if err != nil {
-		return fmt.Errorf("upsert user: %w", err)
-	}
-	if err := s.CreateSession(ctx, session(u.ID, name)); err != nil {
-		return err
+		return fmt.Errorf("upsert user and create session: %w", err)
 	}
 	if _, _, err := s.GetSession(ctx, sum("session:"+name), t0); err != nil {
 		return err

@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/dingoidc/dingoidc/storage"
@@ -125,11 +127,19 @@ const upsertUserAndCreateSessionSQL = `
 func (s *Store) UpsertUserAndCreateSession(ctx context.Context, in *storage.User, sess *storage.Session) (*storage.User, error) {
 	var r userScan
 	var inserted int64
-	err := s.pool.QueryRow(ctx, upsertUserAndCreateSessionSQL,
-		in.ID, in.Upstream, in.ExternalID, claims(in.Claims), in.Disabled,
-		in.CreatedAt, in.UpdatedAt, nullTime(in.LastLoginAt),
-		sess.IDHash, sess.Upstream, nullTime(sess.AuthTime), list(sess.AMR), sess.ExpiresAt,
-		nullBytes(sess.LoginStateHash), sess.CreatedAt).Scan(append(r.dest(), &inserted)...)
+	run := func() error {
+		return s.pool.QueryRow(ctx, upsertUserAndCreateSessionSQL,
+			in.ID, in.Upstream, in.ExternalID, claims(in.Claims), in.Disabled,
+			in.CreatedAt, in.UpdatedAt, nullTime(in.LastLoginAt),
+			sess.IDHash, sess.Upstream, nullTime(sess.AuthTime), list(sess.AMR), sess.ExpiresAt,
+			nullBytes(sess.LoginStateHash), sess.CreatedAt).Scan(append(r.dest(), &inserted)...)
+	}
+	err := run()
+	if newUserRaced(err) {
+		// The same new person's first login committed its row between our
+		// arbiter check and our insert: now ON CONFLICT finds it.
+		err = run()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("upsert user and create session: %w", mapErr(err))
 	}
@@ -137,4 +147,15 @@ func (s *Store) UpsertUserAndCreateSession(ctx context.Context, in *storage.User
 	u := r.result()
 	sess.UserID = u.ID
 	return u, nil
+}
+
+// newUserRaced reports whether err is the users primary key violated by a
+// concurrent insert of the same person: ON CONFLICT (upstream, external_id)
+// only arbitrates that index, so a row committed by a concurrent first login
+// while ours was being inserted fails on the id instead. Run again, the
+// statement sees the row and updates it; a subject taken by another person
+// fails the same way again (ErrConflict).
+func newUserRaced(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "users_pkey"
 }

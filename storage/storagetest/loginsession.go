@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ func loginSessionTests() []subtest {
 		{"DisabledUserNoSession", testLoginSessionDisabled},
 		{"LoginStateUsedWritesNothing", testLoginSessionStateUsed},
 		{"SessionIDUsedWritesNothing", testLoginSessionIDUsed},
+		{"LoginStateRaced", testLoginSessionStateRaced},
+		{"SamePersonAtOnce", testLoginSessionSamePerson},
 	}
 }
 
@@ -145,4 +148,40 @@ func testLoginSessionIDUsed(t *testing.T, s storage.Store) {
 	wantErr(t, "UpsertUserAndCreateSession(same session id)", err, storage.ErrConflict)
 	_, err = s.GetUser(t.Context(), newcomer.ID)
 	wantErr(t, "GetUser(user of the refused login)", err, storage.ErrNotFound)
+}
+
+// One login state raced by logins of different new people: one wins; every
+// other is ErrConflict and leaves no user behind.
+func testLoginSessionStateRaced(t *testing.T, s storage.Store) {
+	const n = 8
+	errs := race(n, func(i int) error {
+		sess := newSession("", fmt.Sprint("s", i))
+		sess.LoginStateHash = hash("state:shared")
+		_, err := s.UpsertUserAndCreateSession(t.Context(), newUser("zzd", fmt.Sprint(3000+i)), sess)
+		return err
+	})
+	winner := exactlyOneWinner(t, "UpsertUserAndCreateSession(shared login state)", errs, storage.ErrConflict)
+	users, err := s.ListUsers(t.Context(), storage.UserFilter{})
+	noErr(t, "ListUsers", err)
+	if want := newUser("zzd", fmt.Sprint(3000+winner)).ID; len(users) != 1 || users[0].ID != want {
+		t.Errorf("users after the race: %v, want only %s", users, want)
+	}
+}
+
+// The same new person logging in from several browsers at once: every login
+// succeeds, with one user and a session each.
+func testLoginSessionSamePerson(t *testing.T, s storage.Store) {
+	const n = 8
+	errs := race(n, func(i int) error {
+		_, err := s.UpsertUserAndCreateSession(t.Context(), newUser("zzd", "1001"), newSession("", fmt.Sprint("p", i)))
+		return err
+	})
+	for i, err := range errs {
+		noErr(t, fmt.Sprint("UpsertUserAndCreateSession ", i), err)
+	}
+	live, err := s.ListUserSessions(t.Context(), newUser("zzd", "1001").ID, base)
+	noErr(t, "ListUserSessions", err)
+	if len(live) != n {
+		t.Errorf("%d sessions, want %d", len(live), n)
+	}
 }
