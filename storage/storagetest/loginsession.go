@@ -19,6 +19,7 @@ func loginSessionTests() []subtest {
 		{"SessionIDUsedWritesNothing", testLoginSessionIDUsed},
 		{"LoginStateRaced", testLoginSessionStateRaced},
 		{"SamePersonAtOnce", testLoginSessionSamePerson},
+		{"SubjectTaken", testLoginSessionSubjectTaken},
 	}
 }
 
@@ -184,4 +185,20 @@ func testLoginSessionSamePerson(t *testing.T, s storage.Store) {
 	if len(live) != n {
 		t.Errorf("%d sessions, want %d", len(live), n)
 	}
+}
+
+// A subject taken by another person is ErrConflict, as with UpsertUser, and
+// no session is created.
+func testLoginSessionSubjectTaken(t *testing.T, s storage.Store) {
+	owner := mustUser(t, s, "zzd", "1001")
+	other := newUser("dt", "1001")
+	other.ID = owner.ID
+	sess := newSession("", "a")
+	_, err := s.UpsertUserAndCreateSession(t.Context(), other, sess)
+	wantErr(t, "UpsertUserAndCreateSession(subject taken)", err, storage.ErrConflict)
+	_, _, err = s.GetSession(t.Context(), sess.IDHash, base)
+	wantErr(t, "GetSession(refused session)", err, storage.ErrNotFound)
+	stored, err := s.GetUser(t.Context(), owner.ID)
+	noErr(t, "GetUser", err)
+	check(t, "the subject's owner", owner, stored)
 }
