@@ -14,6 +14,7 @@
 //     state goes to DingTalk or 浙政钉, a login cookie binds it to this
 //     browser (cookies.go).
 //  3. /login/{upstream}/callback (callback.go) checks state and cookie,
+//     claims the state (one code exchange per state, loginstate.go),
 //     asks the upstream for the identity, maps its claims (claims.go),
 //     saves the user and the SSO session and completes the request: a new
 //     sealed ID carrying subject, auth time, session and browser.

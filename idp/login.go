@@ -79,7 +79,7 @@ func (s *Server) currentSession(ctx context.Context, r *http.Request) (*storage.
 
 // currentSessionUser is the browser's live SSO session and its person.
 func (s *Server) currentSessionUser(ctx context.Context, r *http.Request) (*storage.Session, *storage.User, bool) {
-	c, err := r.Cookie(cookieSession)
+	c, err := s.cookie(r, cookieSession)
 	if err != nil || c.Value == "" {
 		return nil, nil, false
 	}

@@ -169,12 +169,12 @@ func (s *Server) routes() http.Handler {
 	opHandler := s.provider
 
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
-	mux.Handle("GET /authorize", s.pageUnavailable(s.withRequestURI(opHandler)))
-	mux.Handle("POST /authorize", s.pageUnavailable(s.withRequestURI(opHandler)))
-	mux.Handle("GET /authorize/callback", s.pageUnavailable(s.checkBrowser(opHandler)))
-	mux.Handle("POST /oauth/token", noStore(unavailableAs503(withRawBasic(opHandler))))
-	mux.Handle("POST /oauth/introspect", noStore(unavailableAs503(withRawBasic(opHandler))))
-	mux.Handle("POST /revoke", noStore(unavailableAs503(withRawBasic(opHandler))))
+	mux.Handle("GET /authorize", s.pageUnavailable(s.personPages(s.withRequestURI(opHandler))))
+	mux.Handle("POST /authorize", s.pageUnavailable(s.personPages(s.withRequestURI(opHandler))))
+	mux.Handle("GET /authorize/callback", s.pageUnavailable(s.personPages(s.checkBrowser(opHandler))))
+	mux.Handle("POST /oauth/token", noStore(s.tokenGuard(true, unavailableAs503(withRawBasic(opHandler)))))
+	mux.Handle("POST /oauth/introspect", noStore(s.tokenGuard(false, unavailableAs503(withRawBasic(opHandler)))))
+	mux.Handle("POST /revoke", noStore(s.tokenGuard(false, unavailableAs503(withRawBasic(opHandler)))))
 	mux.Handle("GET /userinfo", noStore(unavailableAs503(opHandler)))
 	mux.Handle("POST /userinfo", noStore(unavailableAs503(opHandler)))
 	mux.HandleFunc("/userinfo/", jsonNotFound)
@@ -188,11 +188,11 @@ func (s *Server) routes() http.Handler {
 	s.mountLegacyAPI(mux)
 
 	mux.Handle("GET /login", s.pageUnavailable(http.HandlerFunc(s.handleLogin)))
-	mux.Handle("GET /login/{upstream}/callback", s.pageUnavailable(http.HandlerFunc(s.handleUpstreamCallback)))
-	mux.Handle("POST /login/{upstream}/callback", s.pageUnavailable(http.HandlerFunc(s.handleUpstreamCallback)))
+	mux.Handle("GET /login/{upstream}/callback", s.pageUnavailable(s.personPages(http.HandlerFunc(s.handleUpstreamCallback))))
+	mux.Handle("POST /login/{upstream}/callback", s.pageUnavailable(s.personPages(http.HandlerFunc(s.handleUpstreamCallback))))
 	s.mountPolicy(mux) // refusal's way back, branding logo
 
-	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
+	mux.Handle("GET /static/", s.staticFiles())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mountAdminAPI(mux) // adminapi.go, adminsession.go
@@ -218,6 +218,7 @@ func (s *Server) routes() http.Handler {
 	if s.prefix != "" {
 		h = http.StripPrefix(s.prefix, h)
 	}
+	h = s.limitBody(h)
 	return s.clientIP.Middleware(withUserAgent(s.observe(h)))
 }
 

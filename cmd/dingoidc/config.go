@@ -39,6 +39,7 @@ type FileConfig struct {
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
 	ShutdownGrace     Duration        `yaml:"shutdown_grace" json:"shutdown_grace,omitempty"` // serve_faults.go
 	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"`                   // config_admin.go
+	MaxBodyBytes      int64           `yaml:"max_body_bytes" json:"max_body_bytes,omitempty"` // 0: 64 KiB
 
 	TLSConfig  `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
 	SiteConfig `yaml:",inline"` // branding, signin_log_retention (config_site.go)
@@ -384,6 +385,7 @@ func (c *FileConfig) tokenSettings() idp.Config {
 		RefreshGrace:             t.RefreshGrace.D(),
 		DefaultAccessTokenFormat: c.AccessTokenFormat,
 		TrustedProxies:           c.TrustedProxies,
+		MaxBodyBytes:             c.MaxBodyBytes,
 	}
 }
 
@@ -395,7 +397,7 @@ var (
 		"RefreshTTL": "tokens.refresh_token_ttl", "RefreshMaxTTL": "tokens.refresh_token_max_ttl",
 		"SessionTTL": "tokens.session_ttl", "LoginTTL": "tokens.login_ttl", "CodeTTL": "tokens.code_ttl",
 		"RefreshGrace": "tokens.refresh_grace", "DefaultAccessTokenFormat": "access_token_format",
-		"TrustedProxies": "trusted_proxies",
+		"TrustedProxies": "trusted_proxies", "MaxBodyBytes": "max_body_bytes",
 	}
 	keysOptionsKeys = map[string]string{"RotationPeriod": "keys.rotation_period", "PublishAhead": "keys.publish_ahead"}
 )
@@ -404,11 +406,13 @@ var (
 // upstream.Config), in the config's order.
 func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]idp.UpstreamConfig, error) {
 	out := make([]idp.UpstreamConfig, 0, len(c.Upstreams))
+	var errs []error // every upstream's problem, not just the first
 	for i := range c.Upstreams {
 		e := &c.Upstreams[i]
 		newConfig, ok := upstreamTypes[e.Type]
 		if !ok {
-			return nil, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type)
+			errs = append(errs, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type))
+			continue
 		}
 		cfg := e.Config
 		if cfg == nil {
@@ -421,7 +425,8 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 		}
 		p, err := cfg.Open(ctx, d)
 		if err != nil {
-			return nil, fmt.Errorf("upstream %q: %w", e.ID, err)
+			errs = append(errs, fmt.Errorf("upstream %q: %w", e.ID, err))
+			continue
 		}
 		if w, ok := cfg.(upstream.Warner); ok && d.Logger != nil {
 			for _, s := range w.Warnings() {
@@ -437,6 +442,9 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 
 			RevalidateAfter: e.RevalidateAfter.D(),
 		})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
 }
