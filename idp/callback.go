@@ -35,7 +35,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	nonce, ok := s.verifyState(r.Form.Get("state"))
 	if !ok {
 		log.InfoContext(ctx, "upstream callback with a missing or forged state")
-		s.metrics.loginFailed("bad_state")
+		s.metrics.loginRefused(upID, "", refusedBadState)
 		s.errorPage(w, r, http.StatusBadRequest, msgLoginInvalid)
 		return
 	}
@@ -46,21 +46,21 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		// The scan was started in another browser (or the cookie expired):
 		// it must not log this browser in.
 		log.InfoContext(ctx, "upstream callback without this browser's login cookie")
-		s.metrics.loginFailed("other_browser")
+		s.metrics.loginRefused(upID, "", refusedOtherBrowser)
 		s.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
 		return
 	}
 	s.clearCookie(w, cookieName, s.prefix+"/login/")
 	a := &ls.Auth
 	if s.checkAge(a) != nil || a.Done() || s.now().Unix() > ls.Exp {
-		s.metrics.loginFailed("request_expired")
+		s.metrics.loginRefused(upID, a.ClientID, refusedExpired)
 		s.errorPage(w, r, http.StatusBadRequest, msgRequestExpired)
 		return
 	}
 	log = log.With("client_id", a.ClientID)
 	if e := r.Form.Get("error"); e != "" {
 		log.InfoContext(ctx, "upstream reported an error", "upstream_error", truncate(e, 64))
-		s.metrics.loginFailed("denied")
+		s.metrics.loginRefused(upID, a.ClientID, refusedDenied)
 		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied().WithDescription("the login was cancelled at the upstream"), s.provider)
 		return
 	}
@@ -73,7 +73,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	claims, err := entry.mapper.Map(ident)
 	if err != nil {
 		log.ErrorContext(ctx, "map claims", "err", err)
-		s.metrics.loginFailed("claims")
+		s.metrics.loginRefused(upID, a.ClientID, refusedClaims)
 		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
@@ -86,14 +86,14 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	})
 	if err != nil {
 		log.ErrorContext(ctx, "save user", "err", err)
-		s.metrics.loginFailed("storage")
+		s.metrics.loginRefused(upID, a.ClientID, refusedStorage)
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
 	sub = user.ID // the stored subject wins (it never changes for a person)
 	if user.Disabled {
 		log.InfoContext(ctx, "disabled user refused", "user_id", sub)
-		s.metrics.loginFailed("disabled")
+		s.metrics.loginRefused(upID, a.ClientID, refusedDisabled)
 		s.errorPageFor(w, r, a, http.StatusForbidden, msgDisabled)
 		return
 	}
@@ -101,7 +101,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		// The app asked for the person of its id_token_hint; someone else
 		// scanned (OIDC Core §3.1.2.2).
 		log.InfoContext(ctx, "scanned person differs from id_token_hint", "user_id", sub)
-		s.metrics.loginFailed("hint_mismatch")
+		s.metrics.loginRefused(upID, a.ClientID, refusedHintMismatch)
 		op.AuthRequestError(w, r, a, oidc.ErrLoginRequired().WithDescription("a different person logged in than the id_token_hint names"), s.provider)
 		return
 	}
@@ -117,7 +117,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			log.InfoContext(ctx, "upstream state used twice", "user_id", sub)
-			s.metrics.loginFailed("state_reused")
+			s.metrics.loginRefused(upID, a.ClientID, refusedStateReused)
 			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
 			return
 		}
@@ -126,12 +126,12 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		} else {
 			log.ErrorContext(ctx, "create session", "err", err)
 		}
-		s.metrics.loginFailed("storage")
+		s.metrics.loginRefused(upID, a.ClientID, refusedStorage)
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
 	s.setCookie(w, cookieSession, sid, s.prefix+"/", s.cfg.SessionTTL)
-	s.metrics.loginsCompleted.Add(1)
+	s.metrics.loginCompleted(upID, a.ClientID)
 	log.InfoContext(ctx, "login completed", "user_id", sub)
 	s.complete(w, r, a, sub, now, amr, sess.IDHash, ls.Browser)
 }
@@ -144,19 +144,19 @@ func (s *Server) upstreamFailure(w http.ResponseWriter, r *http.Request, log int
 	switch {
 	case errors.Is(err, upstream.ErrCodeInvalid):
 		log.InfoContext(ctx, "upstream code expired or reused", "err", err)
-		s.metrics.loginFailed("code_invalid")
+		s.metrics.loginRefused(upID, a.ClientID, refusedCodeInvalid)
 		s.retryPage(w, r, a, upID)
 	case errors.Is(err, upstream.ErrNotAllowed):
 		log.InfoContext(ctx, "person not allowed by upstream policy", "err", err)
-		s.metrics.loginFailed("not_allowed")
+		s.metrics.loginRefused(upID, a.ClientID, refusedNotAllowed)
 		s.errorPageFor(w, r, a, http.StatusForbidden, msgNotAllowed)
 	case errors.Is(err, upstream.ErrDenied):
 		log.InfoContext(ctx, "login denied at upstream", "err", err)
-		s.metrics.loginFailed("denied")
+		s.metrics.loginRefused(upID, a.ClientID, refusedDenied)
 		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied(), s.provider)
 	default:
 		log.WarnContext(ctx, "upstream exchange failed", "err", err)
-		s.metrics.loginFailed("upstream_unavailable")
+		s.metrics.loginRefused(upID, a.ClientID, refusedUnavailable)
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 	}
 }

@@ -47,6 +47,9 @@ type Config struct {
 	// Forwarded / X-Forwarded-For headers name the person's address; empty:
 	// the TCP peer is the person (see package clientip).
 	TrustedProxies []string
+
+	Metrics    MetricsConfig // where /metrics is served (metrics_http.go)
+	RateLimits RateLimits    // ratelimit.go; zero buckets take the defaults
 }
 
 // UpstreamConfig is one configured upstream.
@@ -68,6 +71,8 @@ type Deps struct {
 	Keys   *keys.Manager
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Metrics is the registry to count in; nil: New makes one.
+	Metrics *Metrics
 }
 
 // Defaults for the zero values of Config's lifetimes and format.

@@ -42,10 +42,11 @@ type Server struct {
 	prefix     string   // issuer path, "" or "/sso"
 	secure     bool     // https issuer: Secure cookies
 	discovery  []byte
-	metrics    *metrics
+	metrics    *Metrics
 	web        *web.Renderer
 	handler    http.Handler
 	clientIP   *clientip.Resolver // trusted_proxies: who the person is
+	limits     *rateLimiters      // nil: rate limits disabled (ratelimit.go)
 }
 
 type upstreamEntry struct {
@@ -68,7 +69,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		keys:    deps.Keys,
 		log:     deps.Logger,
 		now:     deps.Now,
-		metrics: newMetrics(),
+		metrics: deps.Metrics,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -76,7 +77,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
+	s.metrics.watchStore(s.store)
 	s.clientIP, _ = clientip.New(cfg.TrustedProxies) // validated above
+	s.limits = newRateLimiters(cfg.RateLimits, s.now)
 	iss, _ := url.Parse(cfg.Issuer)
 	s.prefix = strings.TrimSuffix(iss.Path, "/")
 	s.secure = iss.Scheme == "https"
@@ -182,7 +188,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", s.metrics)
+	mux.Handle("GET /metrics", s.metricsEndpoint())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, msgNotFound)
 	})
@@ -199,7 +205,7 @@ func (s *Server) routes() http.Handler {
 		AllowCredentials: false,
 		MaxAge:           600,
 	})
-	var h http.Handler = c.Handler(securityHeaders(mux))
+	var h http.Handler = c.Handler(securityHeaders(s.rateLimit(notePattern(mux))))
 	if s.prefix != "" {
 		h = http.StripPrefix(s.prefix, h)
 	}
