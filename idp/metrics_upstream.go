@@ -23,8 +23,11 @@ func (m *Metrics) UpstreamTransport(upstream string, base http.RoundTripper) htt
 }
 
 // UpstreamClient is c with its transport instrumented (a copy; c is not
-// changed).
+// changed); c itself on a nil Metrics.
 func (m *Metrics) UpstreamClient(upstream string, c *http.Client) *http.Client {
+	if m == nil {
+		return c
+	}
 	if c == nil {
 		c = &http.Client{}
 	}

@@ -87,6 +87,7 @@ const maxBuckets = 100_000
 type limiter struct {
 	limit RateLimit
 	now   func() time.Time
+	max   int // buckets kept at most (maxBuckets)
 
 	mu        sync.Mutex
 	buckets   map[string]*bucket
@@ -103,7 +104,7 @@ func newLimiter(l RateLimit, now func() time.Time) *limiter {
 		return nil
 	}
 	l.Burst = max(l.Burst, 1)
-	return &limiter{limit: l, now: now, buckets: map[string]*bucket{}}
+	return &limiter{limit: l, now: now, max: maxBuckets, buckets: map[string]*bucket{}}
 }
 
 // refill is how long an idle bucket takes to be full again.
@@ -120,7 +121,7 @@ func (l *limiter) take(key string) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) > max(l.refill(), time.Minute) || len(l.buckets) >= maxBuckets {
+	if now.Sub(l.lastSweep) > max(l.refill(), time.Minute) || len(l.buckets) >= l.max {
 		l.sweep(now)
 	}
 	b := l.buckets[key]
@@ -146,7 +147,7 @@ func (l *limiter) sweep(now time.Time) {
 		}
 	}
 	for k := range l.buckets {
-		if len(l.buckets) < maxBuckets {
+		if len(l.buckets) < l.max {
 			break
 		}
 		delete(l.buckets, k)

@@ -38,7 +38,9 @@ type FileConfig struct {
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
 
-	TLSConfig `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
+	TLSConfig    `yaml:",inline"`   // tls_cert_file, tls_key_file: serve https (tls.go)
+	MetricsServe MetricsServeConfig `yaml:",inline"`                        // metrics_listen, metrics_public (config_metrics.go)
+	RateLimits   RateLimitsConfig   `yaml:"rate_limits" json:"rate_limits"` // config_ratelimits.go
 
 	path    string            // the file read; "" when none
 	dev     bool              // serve --dev
@@ -349,6 +351,7 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	}
 	ic := c.tokenSettings()
 	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
+	ic.Metrics, ic.RateLimits = c.MetricsServe.idp(), c.RateLimits.idp(c.dev)
 	return ic, nil
 }
 
@@ -394,6 +397,7 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 			return nil, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type)
 		}
 		d := deps
+		d.HTTPClient = deps.Metrics.UpstreamClient(e.ID, d.HTTPClient) // API calls counted per upstream
 		if d.Logger != nil {
 			d.Logger = d.Logger.With("upstream", e.ID)
 		}

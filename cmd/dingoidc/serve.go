@@ -66,7 +66,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
+	metrics := idp.NewMetrics()
 	ups, err := cfg.buildUpstreams(ctx, upstreamDeps{
+		Metrics: metrics,
 		// Upstreams set their own per-call timeouts; this only bounds a call
 		// whose upstream forgot to.
 		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
@@ -83,7 +85,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	srv, err := idp.New(icfg, idp.Deps{Store: st, Keys: km, Logger: logger})
+	srv, err := idp.New(icfg, idp.Deps{Store: st, Keys: km, Logger: logger, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -110,6 +112,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	defer stop()
 	serve, err := cfg.TLSConfig.serveFunc(runCtx, hs, logger)
 	if err != nil {
+		return err
+	}
+	if err := cfg.MetricsServe.serveMetrics(runCtx, metrics.Handler(), logger); err != nil {
 		return err
 	}
 	go srv.Run(runCtx, 5*time.Minute)

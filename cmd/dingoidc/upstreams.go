@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/upstream"
 	"github.com/dingoidc/dingoidc/upstream/upstreamtest"
 )
@@ -29,6 +30,7 @@ type upstreamFactory struct {
 // upstreamDeps are what upstream factories may need.
 type upstreamDeps struct {
 	HTTPClient *http.Client
+	Metrics    *idp.Metrics // instruments HTTPClient per upstream; nil: not counted
 	Logger     *slog.Logger
 	Getenv     func(string) string
 	Dev        bool
