@@ -83,3 +83,34 @@ func TestRateLimitsProblems(t *testing.T) {
 		t.Fatalf("defaults: %+v %q", good, p)
 	}
 }
+
+// TestLimiterConcurrent: parallel takes on one bucket never spend more
+// tokens than it has.
+func TestLimiterConcurrent(t *testing.T) {
+	c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	l := newLimiter(RateLimit{Rate: 0.001, Burst: 50}, c.now)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	granted := 0
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				key := "shared"
+				if i%4 == 0 {
+					key = fmt.Sprint("own-", g, "-", i)
+				}
+				if ok, _ := l.take(key); ok && key == "shared" {
+					mu.Lock()
+					granted++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if granted != 50 {
+		t.Fatalf("%d takes granted on a bucket of 50", granted)
+	}
+}
