@@ -50,7 +50,6 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		s.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
 		return
 	}
-	s.clearCookie(w, cookieName, s.prefix+"/login/")
 	a := &ls.Auth
 	if s.checkAge(a) != nil || a.Done() || s.now().Unix() > ls.Exp {
 		s.metrics.loginRefused(upID, a.ClientID, refusedExpired)
@@ -66,6 +65,9 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	}
 
 	ident, err := p.Exchange(ctx, r.Form, s.callbackURL(upID))
+	if !keepLoginCookie(err) {
+		s.clearCookie(w, cookieName, s.prefix+"/login/")
+	}
 	if err != nil {
 		s.upstreamFailure(w, r, log, a, upID, err)
 		return
@@ -141,6 +143,9 @@ func (s *Server) upstreamFailure(w http.ResponseWriter, r *http.Request, log int
 	WarnContext(context.Context, string, ...any)
 }, a *authRequest, upID string, err error) {
 	ctx := r.Context()
+	if s.upstreamRefusal(w, r, log, a, upID, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, upstream.ErrCodeInvalid):
 		log.InfoContext(ctx, "upstream code expired or reused", "err", err)

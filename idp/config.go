@@ -63,6 +63,10 @@ type UpstreamConfig struct {
 	// BareSubject makes sub the upstream's stable key without the
 	// "<id>_" prefix (only sensible with a single upstream).
 	BareSubject bool
+	// RevalidateAfter: a refresh checks the person with the upstream again
+	// when their last check is older (0: DefaultRevalidateAfter; see
+	// revalidate.go).
+	RevalidateAfter time.Duration
 }
 
 // Deps are the provider's collaborators.

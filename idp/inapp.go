@@ -11,53 +11,42 @@ import (
 
 // In-app login (免登): the login page opened inside the DingTalk or 浙政钉
 // app gets its code from the app's JSAPI (dd.getAuthCode) instead of a scan.
-const (
-	appForced = "*" // ?inapp=1: whichever app the chosen upstream belongs to
-)
+// Each upstream tells requests from its own app (upstream.InApp).
 
-// inAppOf tells which app's web view r comes from, by upstream type:
-// "zhezhengding" when the User-Agent has TaurusApp (浙政钉's marker; its
-// User-Agent may hold "DingTalk" too, so it is checked first),
-// "dingtalk" when it has DingTalk, else "". The query can force it:
-// inapp=1 means any app (for tests and links that know better), inapp=0
-// none (the page's "scan instead" link).
-func inAppOf(r *http.Request) string {
+// inAppOverride reads the query's override of in-app detection: inapp=1
+// means any app (for tests and links that know better), inapp=0 none (the
+// page's "scan instead" link); anything else leaves it to the upstreams.
+func inAppOverride(r *http.Request) (forced, off bool) {
 	switch r.URL.Query().Get("inapp") {
 	case "1":
-		return appForced
+		return true, false
 	case "0":
-		return ""
+		return false, true
 	}
-	ua := r.UserAgent()
-	switch {
-	case strings.Contains(ua, "TaurusApp"):
-		return "zhezhengding"
-	case strings.Contains(ua, "DingTalk"):
-		return "dingtalk"
-	}
-	return ""
+	return false, false
 }
 
 // inAppScript returns the JSAPI script and corpId when a login through p
-// should use in-app login: r comes from p's app and p is configured for it.
+// should use in-app login: r comes from p's app (or inapp=1 forces it) and
+// p is configured for it.
 func inAppScript(r *http.Request, p upstream.Provider) (script, corpID string, ok bool) {
-	app := inAppOf(r)
-	if app == "" || (app != appForced && app != p.Type()) {
-		return "", "", false
-	}
 	ia, ok := p.(upstream.InApp)
 	if !ok {
+		return "", "", false
+	}
+	forced, off := inAppOverride(r)
+	if off || (!forced && !ia.FromApp(r)) {
 		return "", "", false
 	}
 	return ia.InAppScript()
 }
 
 // inAppUpstream picks the upstream of a login opened inside an app when
-// the person has chosen none: the one allowed upstream of that app's type
-// that does in-app login, or "" (then the chooser shows).
+// the person has chosen none: the one allowed upstream whose app r comes
+// from and that does in-app login, or "" (then the chooser shows). With
+// inapp=1 or inapp=0 it picks none.
 func (s *Server) inAppUpstream(r *http.Request, allowed []string) string {
-	app := inAppOf(r)
-	if app == "" || app == appForced {
+	if forced, off := inAppOverride(r); forced || off {
 		return ""
 	}
 	found := ""

@@ -14,8 +14,9 @@ import (
 	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/storage"
 	"github.com/dingoidc/dingoidc/upstream/dingtalk"
-	"github.com/dingoidc/dingoidc/upstream/simulator"
+	"github.com/dingoidc/dingoidc/upstream/dingtalksim"
 	"github.com/dingoidc/dingoidc/upstream/zhezhengding"
+	"github.com/dingoidc/dingoidc/upstream/zzdsim"
 )
 
 // In-app login (免登) through the real providers and the simulators' JSAPI
@@ -37,18 +38,18 @@ func withInAppSimulators(s *sims) envOption {
 		t := e.t
 		u, _ := url.Parse(e.cfg.Issuer)
 		var err error
-		s.zzd, err = simulator.NewZhezhengding(simulator.ZhezhengdingOptions{Apps: map[string]simulator.ZhezhengdingApp{
+		s.zzd, err = zzdsim.New(zzdsim.Options{Apps: map[string]zzdsim.App{
 			zzdAppCode: {AppKey: zzdAppKey, AppSecret: zzdAppSecret, CallbackDomains: []string{u.Hostname()},
 				InAppKey: zzdInAppKey, InAppSecret: zzdInAppSecret},
 		}, AutoApprove: 71453920})
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts, err := simulator.DingTalkFixture()
+		opts, err := dingtalksim.Fixture()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.dt, err = simulator.NewDingTalk(opts); err != nil {
+		if s.dt, err = dingtalksim.New(opts); err != nil {
 			t.Fatal(err)
 		}
 		e.mux.Handle("/sim/zzd/", http.StripPrefix("/sim/zzd", s.zzd))
@@ -242,7 +243,7 @@ func TestInAppCodeReused(t *testing.T) {
 	_, page = b.get(app.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("prompt", "login")))
 	state = html.UnescapeString(reAttr("data-state").FindStringSubmatch(page)[1])
 	resp, body := b.get(callback + "?" + url.Values{"auth_code": {code}, "state": {state}}.Encode())
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `data-error="code_expired"`) || !strings.Contains(body, `id="client-name">钉钉应用<`) {
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `data-error="inapp_code_expired"`) || !strings.Contains(body, `id="client-name">钉钉应用<`) {
 		t.Fatalf("%d %.600s", resp.StatusCode, body)
 	}
 	retry := html.UnescapeString(reAttr(`id="retry" href`).FindStringSubmatch(body)[1])

@@ -143,5 +143,5 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRe
 }
 
 func (s *Server) callbackURL(upID string) string {
-	return s.cfg.Issuer + "/login/" + upID + "/callback"
+	return CallbackURL(s.cfg.Issuer, upID)
 }

@@ -110,18 +110,19 @@ const (
 
 // Login refusal reasons: the only values of the reason label.
 const (
-	refusedBadState     = "bad_state"
-	refusedOtherBrowser = "other_browser"
-	refusedExpired      = "request_expired"
-	refusedDenied       = "denied"
-	refusedClaims       = "claims"
-	refusedStorage      = "storage"
-	refusedDisabled     = "disabled"
-	refusedHintMismatch = "hint_mismatch"
-	refusedStateReused  = "state_reused"
-	refusedCodeInvalid  = "code_invalid"
-	refusedNotAllowed   = "not_allowed"
-	refusedUnavailable  = "upstream_unavailable"
+	refusedBadState      = "bad_state"
+	refusedOtherBrowser  = "other_browser"
+	refusedExpired       = "request_expired"
+	refusedDenied        = "denied"
+	refusedClaims        = "claims"
+	refusedStorage       = "storage"
+	refusedDisabled      = "disabled"
+	refusedHintMismatch  = "hint_mismatch"
+	refusedStateReused   = "state_reused"
+	refusedCodeInvalid   = "code_invalid"
+	refusedNotAllowed    = "not_allowed"
+	refusedUnavailable   = "upstream_unavailable"
+	refusedMisconfigured = "upstream_misconfigured"
 )
 
 // labelOrNone keeps an empty label readable in queries.
@@ -142,6 +143,10 @@ func (m *Metrics) request(route string, status int, d time.Duration) {
 func (m *Metrics) loginRefused(upstream, client, reason string) {
 	m.loginsRefused.WithLabelValues(labelOrNone(upstream), labelOrNone(client), reason).Inc()
 }
+
+// loginFailed counts a refusal whose upstream and client are not at hand
+// (labelled "none"); prefer loginRefused. reason must be a constant.
+func (m *Metrics) loginFailed(reason string) { m.loginRefused("", "", reason) }
 
 func (m *Metrics) loginStarted(upstream, client string) {
 	m.loginsStarted.WithLabelValues(upstream, client).Inc()

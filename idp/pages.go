@@ -24,7 +24,7 @@ var (
 
 // allMessages lists every message, for the test that each one exists.
 var allMessages = []message{msgNotFound, msgRequestExpired, msgLoginInvalid, msgOtherBrowser,
-	msgNotAllowed, msgDisabled, msgUnavailable, msgCodeExpired}
+	msgNotAllowed, msgDisabled, msgUnavailable, msgCodeExpired, msgMisconfigured, msgInAppCodeExpired}
 
 func (s *Server) locale(r *http.Request, a *authRequest) string {
 	var ui []string
@@ -77,6 +77,11 @@ func (s *Server) errorPageFor(w http.ResponseWriter, r *http.Request, a *authReq
 
 // retryPage: the scan code expired; one click starts a new scan.
 func (s *Server) retryPage(w http.ResponseWriter, r *http.Request, a *authRequest, upID string) {
+	s.retryPageWith(w, r, a, upID, msgCodeExpired)
+}
+
+// retryPageWith is retryPage saying m.
+func (s *Server) retryPageWith(w http.ResponseWriter, r *http.Request, a *authRequest, upID string, m message) {
 	if a.id == "" { // a request from the login cookie: seal it for the link
 		var err error
 		if a.id, err = s.seal.seal(purposeAuthRequest, a); err != nil {
@@ -85,9 +90,9 @@ func (s *Server) retryPage(w http.ResponseWriter, r *http.Request, a *authReques
 		}
 	}
 	retry := s.prefix + "/login?" + url.Values{"id": {a.id}, "upstream": {upID}}.Encode()
-	s.render(w, r, http.StatusBadRequest, "error", web.Page{Locale: s.locale(r, a), Title: msgCodeExpired.title,
-		Error: msgCodeExpired.text, Client: s.clientName(r, a),
-		Data: map[string]any{"Message": msgCodeExpired.text, "Retry": retry, "RequestID": RequestID(r.Context())}})
+	s.render(w, r, http.StatusBadRequest, "error", web.Page{Locale: s.locale(r, a), Title: m.title,
+		Error: m.text, Client: s.clientName(r, a),
+		Data: map[string]any{"Message": m.text, "Retry": retry, "RequestID": RequestID(r.Context())}})
 }
 
 type chooserItem struct{ ID, Name, URL string }

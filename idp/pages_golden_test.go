@@ -254,27 +254,6 @@ func TestCookieAttributes(t *testing.T) {
 	}
 }
 
-func TestInAppOf(t *testing.T) {
-	cases := []struct{ name, query, ua, want string }{
-		{"DingTalk app", "", "Mozilla/5.0 (iPhone) AliApp(DingTalk/7.6.0) com.laiwang.DingTalk/34000000", "dingtalk"},
-		{"浙政钉 app", "", "Mozilla/5.0 (Linux; Android 13) AliApp(TaurusApp/2.9.0) TaurusApp/2.9.0 DingTalk(2.9.0)", "zhezhengding"},
-		{"浙政钉 on PC", "", "Mozilla/5.0 (Windows NT 10.0) Chrome/91 TaurusApp/1.9.9", "zhezhengding"},
-		{"a browser", "", "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0", ""},
-		{"forced", "inapp=1", "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0", appForced},
-		{"forced off in the app", "inapp=0", "AliApp(DingTalk/7.6.0)", ""},
-		{"other values ignored", "inapp=yes", "AliApp(DingTalk/7.6.0)", "dingtalk"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodGet, "/login?"+c.query, nil)
-			r.Header.Set("User-Agent", c.ua)
-			if got := inAppOf(r); got != c.want {
-				t.Errorf("inAppOf = %q, want %q", got, c.want)
-			}
-		})
-	}
-}
-
 func TestScriptOrigin(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://g.alicdn.com/gdt/jsapi/1.9.22/index.js":     "https://g.alicdn.com",

@@ -95,6 +95,9 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	default:
 		return nil, op.ErrInvalidRefreshToken
 	}
+	if err := s.revalidate(ctx, g, u); err != nil {
+		return nil, err
+	}
 	return &refreshRequest{grant: g, claims: decodeClaims(u.Claims), presented: gen, secret: secret, scopes: g.Scopes}, nil
 }
 

@@ -14,8 +14,9 @@ import (
 	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/storage"
 	"github.com/dingoidc/dingoidc/upstream/dingtalk"
-	"github.com/dingoidc/dingoidc/upstream/simulator"
+	"github.com/dingoidc/dingoidc/upstream/dingtalksim"
 	"github.com/dingoidc/dingoidc/upstream/zhezhengding"
+	"github.com/dingoidc/dingoidc/upstream/zzdsim"
 )
 
 // The real upstream providers against the simulators, on the test server:
@@ -35,8 +36,8 @@ const (
 )
 
 type sims struct {
-	zzd *simulator.Zhezhengding
-	dt  *simulator.DingTalk
+	zzd *zzdsim.Server
+	dt  *dingtalksim.Server
 }
 
 // withSimulators mounts both simulators and configures the upstreams "zzd"
@@ -47,17 +48,17 @@ func withSimulators(s *sims, embed bool, dtApp, dtSecret string) envOption {
 		t := e.t
 		u, _ := url.Parse(e.cfg.Issuer)
 		var err error
-		s.zzd, err = simulator.NewZhezhengding(simulator.ZhezhengdingOptions{Apps: map[string]simulator.ZhezhengdingApp{
-			zzdAppCode: {AppKey: zzdAppKey, AppSecret: zzdAppSecret, CallbackDomains: []string{u.Hostname()}},
+		s.zzd, err = zzdsim.New(zzdsim.Options{Apps: map[string]zzdsim.App{
+			zzdAppCode: {AppKey: zzdAppKey, AppSecret: zzdAppSecret, CallbackDomains: []string{u.Hostname()}, ScanOrgAccess: true},
 		}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts, err := simulator.DingTalkFixture()
+		opts, err := dingtalksim.Fixture()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.dt, err = simulator.NewDingTalk(opts); err != nil {
+		if s.dt, err = dingtalksim.New(opts); err != nil {
 			t.Fatal(err)
 		}
 		e.mux.Handle("/sim/zzd/", http.StripPrefix("/sim/zzd", s.zzd))
@@ -183,7 +184,7 @@ func TestZhezhengdingLogin(t *testing.T) {
 				"sub": "zzd_71453920", "name": "张伟", "preferred_username": "zhangwei.sj",
 				"employee_code": "GE_15c0f83f6f32cd110ddd43eb2b4759e2", "account_id": "71453920",
 				"tenant_id": "196729", "email": "zhangwei.sj@example.gov.cn", "email_verified": true,
-				"groups": []string{"数据资源处"},
+				"groups": []string{"数据资源处", "数字化改革工作专班"}, // main job first, every position (issue 15 item 3)
 			})
 			if s, _ := l.claims["tenant_name"].(string); s == "" {
 				t.Error("no tenant_name")
@@ -268,10 +269,10 @@ func TestUpstreamErrorPages(t *testing.T) {
 	}{
 		{"zzd expired scan code", dtAppMain, dtSecretMain, "zzdapp", "71453920", func(s *sims) { s.zzd.Faults().ExpireCodes(true) }, http.StatusBadRequest, "二维码已失效", "240111"},
 		{"zzd tenant not allowed", dtAppMain, dtSecretMain, "zzdapp", "90331207", nil, http.StatusForbidden, "无权登录", "50023"},
-		{"zzd wrong app secret", dtAppMain, dtSecretMain, "zzdapp", "71453920", func(s *sims) { s.zzd.Faults().BadAuth(true) }, http.StatusServiceUnavailable, "暂时无法登录", "SignatureDoesNotMatch"},
+		{"zzd wrong app secret", dtAppMain, dtSecretMain, "zzdapp", "71453920", func(s *sims) { s.zzd.Faults().BadAuth(true) }, http.StatusServiceUnavailable, "登录服务配置有误", "SignatureDoesNotMatch"},
 		{"zzd gateway outage", dtAppMain, dtSecretMain, "zzdapp", "71453920", func(s *sims) { s.zzd.Faults().ServerError(true) }, http.StatusServiceUnavailable, "暂时无法登录", "502"},
-		{"dingtalk missing permission", dtAppNoPerm, dtSecretNoP, "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", nil, http.StatusServiceUnavailable, "暂时无法登录", "Contact.User.Read"},
-		{"dingtalk bad secret", dtAppMain, "wrong-secret", "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", nil, http.StatusServiceUnavailable, "暂时无法登录", "invalidClientIdOrSecret"},
+		{"dingtalk missing permission", dtAppNoPerm, dtSecretNoP, "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", nil, http.StatusServiceUnavailable, "登录服务配置有误", "Contact.User.Read"},
+		{"dingtalk bad secret", dtAppMain, "wrong-secret", "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", nil, http.StatusServiceUnavailable, "登录服务配置有误", "invalidClientIdOrSecret"},
 		{"dingtalk outage", dtAppMain, dtSecretMain, "dtapp", "QY7vA9rRRxK4nQcn6zdha8MiEiE", func(s *sims) { s.dt.Faults().ServerError(true) }, http.StatusServiceUnavailable, "暂时无法登录", "500"},
 	}
 	for _, c := range cases {

@@ -60,6 +60,13 @@ var (
 	// ErrUnavailable: the upstream could not be used (outage, timeout, bad
 	// credentials of dingoidc itself, unexpected answer).
 	ErrUnavailable = errors.New("upstream: temporarily unavailable")
+	// ErrMisconfigured refines ErrUnavailable (an error wrapping it wraps
+	// ErrUnavailable too): the upstream refused dingoidc's own
+	// configuration (its app's credentials or permissions, the server's IP
+	// address, the signing clock). Retrying does not help; the operator
+	// must fix it. Providers add it at the end: fmt.Errorf("%s: %w: %w
+	// [%w]", op, ErrUnavailable, detail, ErrMisconfigured).
+	ErrMisconfigured = errors.New("the operator must fix the upstream configuration")
 )
 
 // Embedder is implemented by upstreams whose QR code can be shown inside

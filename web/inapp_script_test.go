@@ -21,14 +21,15 @@ func TestInAppScriptBehaviour(t *testing.T) {
 	const cb = "https://sso.example/login/dt/callback"
 	cases := []struct {
 		mode, navigated, result string
+		status                  string // shown on failure
 	}{
-		{"callback", cb + "?auth_code=c0de&state=ST.SIG", "ok"},    // DingTalk: getAuthCode({success})
-		{"unified", cb + "?auth_code=un1&state=ST.SIG", "ok"},      // dingtalk-jsapi's unified getAuthCode: {authCode}
-		{"promise_pc", cb + "?auth_code=pc0de&state=ST.SIG", "ok"}, // 浙政钉 on PC: a Promise of {auth_code}
-		{"legacy", cb + "?auth_code=leg&state=ST.SIG", "ok"},       // dd.runtime.permission.requestAuthCode
-		{"fail", "", "failed"},                                     // the app refuses
-		{"none", "", "failed"},                                     // no JSAPI loaded
-		{"empty", "", "failed"},                                    // an answer without a code
+		{"callback", cb + "?auth_code=c0de&state=ST.SIG", "ok", ""},    // DingTalk: getAuthCode({success})
+		{"unified", cb + "?auth_code=un1&state=ST.SIG", "ok", ""},      // dingtalk-jsapi's unified getAuthCode: {authCode}
+		{"promise_pc", cb + "?auth_code=pc0de&state=ST.SIG", "ok", ""}, // 浙政钉 on PC: a Promise of {auth_code}
+		{"legacy", cb + "?auth_code=leg&state=ST.SIG", "ok", ""},       // dd.runtime.permission.requestAuthCode
+		{"fail", "", "failed", "FAILED"},                               // the app refuses
+		{"none", "", "failed", "NOJSAPI"},                              // no JSAPI loaded: says so
+		{"empty", "", "failed", "FAILED"},                              // an answer without a code
 	}
 	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {
@@ -52,7 +53,7 @@ func TestInAppScriptBehaviour(t *testing.T) {
 			if nav != c.navigated || got.Result != c.result {
 				t.Errorf("navigated %q result %q, want %q %q", nav, got.Result, c.navigated, c.result)
 			}
-			if c.result == "failed" && (got.Status != "FAILED" || !got.Fallback) {
+			if c.result == "failed" && (got.Status != c.status || !got.Fallback) {
 				t.Errorf("failure not shown: %+v", got)
 			}
 		})

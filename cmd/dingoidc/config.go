@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/idp/keys"
+	"github.com/dingoidc/dingoidc/upstream"
 )
 
 // FileConfig is the YAML config file, after DINGOIDC_* environment
@@ -45,6 +45,9 @@ type FileConfig struct {
 	path    string            // the file read; "" when none
 	dev     bool              // serve --dev
 	fromEnv map[string]string // config key → environment variable that set it
+	// upstreamMetrics, set by serve, counts each upstream's API calls
+	// (config_metrics.go); nil elsewhere.
+	upstreamMetrics *idp.Metrics
 }
 
 // StorageConfig chooses the database.
@@ -90,16 +93,20 @@ type UpstreamEntry struct {
 	Name        string            `yaml:"name" json:"name"`
 	Claims      map[string]string `yaml:"claims" json:"claims,omitempty"`
 	BareSubject bool              `yaml:"bare_subject" json:"bare_subject,omitempty"`
+	// RevalidateAfter: a refresh checks the person with the upstream
+	// again when their last check is older (default 1h; leavers lose
+	// access then).
+	RevalidateAfter Duration `yaml:"revalidate_after" json:"revalidate_after,omitempty"`
 
 	// Raw is the entry without the common keys: the type-specific config.
 	Raw yaml.Node `yaml:"-" json:"-"`
 	// Config is Raw decoded into the type's config struct (nil for an
 	// unknown type).
-	Config any `yaml:"-" json:"-"`
+	Config upstream.Config `yaml:"-" json:"-"`
 }
 
 // upstreamCommonKeys are the keys every upstream entry has.
-var upstreamCommonKeys = []string{"id", "type", "name", "claims", "bare_subject"}
+var upstreamCommonKeys = []string{"id", "type", "name", "claims", "bare_subject", "revalidate_after"}
 
 // StaticClient is one entry of `clients`, reconciled into the store at
 // start (see reconcileStaticClients).
@@ -386,24 +393,34 @@ var (
 	keysOptionsKeys = map[string]string{"RotationPeriod": "keys.rotation_period", "PublishAhead": "keys.publish_ahead"}
 )
 
-// buildUpstreams builds every configured upstream through its type's
-// factory, in the config's order.
+// buildUpstreams opens every configured upstream (its type's
+// upstream.Config), in the config's order.
 func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]idp.UpstreamConfig, error) {
 	out := make([]idp.UpstreamConfig, 0, len(c.Upstreams))
 	for i := range c.Upstreams {
 		e := &c.Upstreams[i]
-		f, ok := upstreamTypes[e.Type]
+		newConfig, ok := upstreamTypes[e.Type]
 		if !ok {
 			return nil, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type)
 		}
+		cfg := e.Config
+		if cfg == nil {
+			cfg = newConfig()
+		}
 		d := deps
-		d.HTTPClient = deps.Metrics.UpstreamClient(e.ID, d.HTTPClient) // API calls counted per upstream
+		d.ID = e.ID
+		d.HTTPClient = c.upstreamMetrics.UpstreamClient(e.ID, d.HTTPClient) // API calls counted per upstream (serve)
 		if d.Logger != nil {
 			d.Logger = d.Logger.With("upstream", e.ID)
 		}
-		p, err := f.build(ctx, e, d)
+		p, err := cfg.Open(ctx, d)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", e.ID, err)
+		}
+		if w, ok := cfg.(upstream.Warner); ok && d.Logger != nil {
+			for _, s := range w.Warnings() {
+				d.Logger.Warn("upstream config: " + s)
+			}
 		}
 		out = append(out, idp.UpstreamConfig{
 			ID:          e.ID,
@@ -411,32 +428,9 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 			Provider:    p,
 			Claims:      e.Claims,
 			BareSubject: e.BareSubject,
+
+			RevalidateAfter: e.RevalidateAfter.D(),
 		})
 	}
 	return out, nil
-}
-
-// keysOptions returns the signing-key schedule for keys.NewManager.
-func (c *FileConfig) keysOptions(logger *slog.Logger) keys.Options {
-	return keys.Options{
-		RotationPeriod:   c.Keys.RotationPeriod.D(),
-		PublishAhead:     c.Keys.PublishAhead.D(),
-		MaxTokenLifetime: max(c.Tokens.IDTokenTTL.D(), c.Tokens.AccessTokenTTL.D()),
-		Logger:           logger,
-	}
-}
-
-// newLogger returns the slog logger the config asks for, writing to w.
-func (c *FileConfig) newLogger(w io.Writer) *slog.Logger {
-	level, _ := parseLogLevel(c.Log.Level) // validated
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Log.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-// splitList splits a comma- or space-separated environment value.
-func splitList(v string) []string {
-	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
 }

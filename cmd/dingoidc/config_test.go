@@ -586,13 +586,12 @@ func (c *fakeUpstreamConfig) Validate() error {
 	return nil
 }
 
+func (c *fakeUpstreamConfig) Open(context.Context, upstream.Deps) (upstream.Provider, error) {
+	return fakeProvider{token: c.AppSecret}, nil
+}
+
 func TestUpstreamFactories(t *testing.T) {
-	upstreamTypes["fake"] = upstreamFactory{
-		newConfig: func() any { return new(fakeUpstreamConfig) },
-		build: func(_ context.Context, e *UpstreamEntry, _ upstreamDeps) (upstream.Provider, error) {
-			return fakeProvider{token: e.Config.(*fakeUpstreamConfig).AppSecret}, nil
-		},
-	}
+	upstreamTypes["fake"] = func() upstream.Config { return new(fakeUpstreamConfig) }
 	t.Cleanup(func() { delete(upstreamTypes, "fake") })
 
 	path := writeFile(t, "dingoidc.yaml", `upstreams:

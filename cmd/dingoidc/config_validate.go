@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dingoidc/dingoidc/idp"
 )
@@ -119,18 +120,23 @@ func (c *FileConfig) Validate(serve bool) error {
 			add(k+".id", "%q is used twice", u.ID)
 		}
 		upstreamIDs[u.ID] = true
-		f, ok := upstreamTypes[u.Type]
+		newConfig, ok := upstreamTypes[u.Type]
 		switch {
 		case u.Type == "":
 			add(k+".type", "required (one of %s)", strings.Join(upstreamTypeNames(), ", "))
 		case !ok:
 			add(k+".type", "unknown type %q (want one of %s)", u.Type, strings.Join(upstreamTypeNames(), ", "))
-		case f.newConfig != nil:
-			if v, ok := u.Config.(interface{ Validate() error }); ok {
-				for _, p := range unjoin(v.Validate()) {
-					errs = append(errs, fmt.Errorf("%s.%w", k, p))
-				}
+		default:
+			cfg := u.Config
+			if cfg == nil {
+				cfg = newConfig()
 			}
+			for _, p := range unjoin(cfg.Validate()) {
+				errs = append(errs, fmt.Errorf("%s.%w", k, p))
+			}
+		}
+		if d := u.RevalidateAfter.D(); d != 0 && d < time.Minute {
+			add(k+".revalidate_after", "%s is too short (at least 1m; leave it out for the default, 1h)", u.RevalidateAfter)
 		}
 		if u.BareSubject && len(c.Upstreams) > 1 {
 			add(k+".bare_subject", "only allowed with a single upstream (subjects of two upstreams could collide)")

@@ -60,6 +60,7 @@ func (e *UpstreamEntry) UnmarshalYAML(n *yaml.Node) error {
 		Name        string            `yaml:"name"`
 		Claims      map[string]string `yaml:"claims"`
 		BareSubject bool              `yaml:"bare_subject"`
+		Revalidate  Duration          `yaml:"revalidate_after"`
 	}
 	var te *yaml.TypeError
 	if err := n.Decode(&common); errors.As(err, &te) {
@@ -76,10 +77,11 @@ func (e *UpstreamEntry) UnmarshalYAML(n *yaml.Node) error {
 	*e = UpstreamEntry{
 		ID: common.ID, Type: common.Type, Name: common.Name,
 		Claims: common.Claims, BareSubject: common.BareSubject,
-		Raw: rest,
+		RevalidateAfter: common.Revalidate,
+		Raw:             rest,
 	}
-	if f, ok := upstreamTypes[common.Type]; ok && f.newConfig != nil {
-		cfg := f.newConfig()
+	if newConfig, ok := upstreamTypes[common.Type]; ok {
+		cfg := newConfig()
 		where := fmt.Sprintf("upstream %q (type %s)", common.ID, common.Type)
 		problems = append(problems, unknownKeys(&rest, reflect.TypeOf(cfg), where)...)
 		if err := rest.Decode(cfg); errors.As(err, &te) {

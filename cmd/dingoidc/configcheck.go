@@ -10,10 +10,11 @@ import (
 	"strings"
 )
 
-func (c *cli) configCheck(_ context.Context, name string, args []string) error {
+func (c *cli) configCheck(ctx context.Context, name string, args []string) error {
 	fs, o := c.flagSet(name, "", "Validate the config (file, then DINGOIDC_* variables) as serve would and\n"+
 		"print \"config OK\" with a summary in which every secret is redacted, or\n"+
 		"every problem, one a line. Nothing is written (not even the database).")
+	online := fs.Bool("online", false, "also check each upstream against the real service (as dingoidc upstream check)")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -31,11 +32,40 @@ func (c *cli) configCheck(_ context.Context, name string, args []string) error {
 	if err != nil {
 		return err
 	}
+	warnings := cfg.upstreamWarnings()
+	var checks upstreamChecks
+	if *online {
+		if checks, err = cfg.checkUpstreams(ctx, ""); err != nil {
+			return err
+		}
+	}
 	if o.json {
-		return writeJSON(c.stdout, map[string]any{"ok": true, "source": cfg.source(), "config": cfg})
+		out := map[string]any{"ok": !checks.fatal(), "source": cfg.source(), "config": cfg, "warnings": warnings}
+		if *online {
+			out["upstream_checks"] = checks
+		}
+		if err := writeJSON(c.stdout, out); err != nil {
+			return err
+		}
+		return checks.err()
 	}
 	fmt.Fprintf(c.stdout, "config OK: %s\n\n", cfg.source())
-	return cfg.printSummary(c.stdout)
+	for _, w := range warnings {
+		fmt.Fprintf(c.stdout, "warning: %s\n", w)
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintln(c.stdout)
+	}
+	if err := cfg.printSummary(c.stdout); err != nil {
+		return err
+	}
+	if *online {
+		fmt.Fprintln(c.stdout)
+		if err := checks.print(c.stdout); err != nil {
+			return err
+		}
+	}
+	return checks.err()
 }
 
 // printSummary writes the effective config as a table, secrets redacted,

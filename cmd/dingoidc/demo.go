@@ -51,6 +51,10 @@ func mountDemo(ctx context.Context, mux *http.ServeMux, st storage.Store, issuer
 	err := st.UpdateClient(ctx, c)
 	if errors.Is(err, storage.ErrNotFound) {
 		err = st.CreateClient(ctx, c)
+		if errors.Is(err, storage.ErrConflict) {
+			// Another replica on the same database created it meanwhile.
+			err = st.UpdateClient(ctx, c)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("register demo client: %w", err)

@@ -6,7 +6,10 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/dingoidc/dingoidc/upstream/simulator"
+	"github.com/dingoidc/dingoidc/upstream/dingtalk"
+	"github.com/dingoidc/dingoidc/upstream/dingtalksim"
+	"github.com/dingoidc/dingoidc/upstream/zhezhengding"
+	"github.com/dingoidc/dingoidc/upstream/zzdsim"
 )
 
 // The simulated upstreams of serve --dev: the 浙政钉 and DingTalk
@@ -34,18 +37,18 @@ func mountDevSimulators(issuer string, mux *http.ServeMux) ([]UpstreamEntry, err
 		return nil, err
 	}
 	prefix := strings.TrimSuffix(u.Path, "/")
-	zzd, err := simulator.NewZhezhengding(simulator.ZhezhengdingOptions{Apps: map[string]simulator.ZhezhengdingApp{
+	zzd, err := zzdsim.New(zzdsim.Options{Apps: map[string]zzdsim.App{
 		simDemoAppCode: {AppKey: simDemoAppKey, AppSecret: simDemoAppSecret, CallbackDomains: []string{u.Host},
 			InAppKey: simDemoInAppKey, InAppSecret: simDemoInAppSecret},
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("zhezhengding simulator: %w", err)
 	}
-	dtOpts, err := simulator.DingTalkFixture()
+	dtOpts, err := dingtalksim.Fixture()
 	if err != nil {
 		return nil, fmt.Errorf("dingtalk simulator: %w", err)
 	}
-	dt, err := simulator.NewDingTalk(dtOpts)
+	dt, err := dingtalksim.New(dtOpts)
 	if err != nil {
 		return nil, fmt.Errorf("dingtalk simulator: %w", err)
 	}
@@ -58,10 +61,10 @@ func mountDevSimulators(issuer string, mux *http.ServeMux) ([]UpstreamEntry, err
 			ID: "zzd", Type: "zhezhengding", Name: "浙政钉（模拟）",
 			// 浙政钉 has no e-mail: a synthetic one, as a deployment configures.
 			Claims: map[string]string{"email": "{{.account}}@zzd.dev.invalid"},
-			Config: &zhezhengdingConfig{
+			Config: &zhezhengding.Config{
 				LoginHost: zzdBase, APIHost: zzdBase, AppCode: simDemoAppCode, AppKey: simDemoAppKey,
-				AppSecret: Secret(simDemoAppSecret), Embed: true, Enrich: true,
-				InAppAppKey: simDemoInAppKey, InAppAppSecret: Secret(simDemoInAppSecret),
+				AppSecret: simDemoAppSecret, Embed: true, Enrich: true,
+				InAppKey: simDemoInAppKey, InAppSecret: simDemoInAppSecret,
 				// The simulator's JSAPI stand-in: in-app login in an ordinary browser.
 				JSAPIURL: zzdBase + devJSAPIPath + "?app=" + url.QueryEscape(simDemoInAppKey),
 			},
@@ -69,9 +72,9 @@ func mountDevSimulators(issuer string, mux *http.ServeMux) ([]UpstreamEntry, err
 		{
 			ID: "dingtalk", Type: "dingtalk", Name: "钉钉（模拟）",
 			Claims: map[string]string{"email": "{{with .org_email}}{{.}}{{else}}{{.userid}}@dingtalk.dev.invalid{{end}}"},
-			Config: &dingtalkConfig{
+			Config: &dingtalk.Config{
 				LoginHost: dtBase, APIHost: dtBase, OAPIHost: dtBase,
-				ClientID: devDingTalkClientID, ClientSecret: Secret(devDingTalkSecret), CorpID: devDingTalkCorp,
+				ClientID: devDingTalkClientID, ClientSecret: devDingTalkSecret, CorpID: devDingTalkCorp,
 				JSAPIURL: dtBase + devJSAPIPath, InApp: true,
 			},
 		},

@@ -66,6 +66,7 @@ func commands() []command {
 		{"user disable", "disable a user, ending its sessions and grants", (*cli).userDisable},
 		{"user enable", "enable a disabled user", (*cli).userEnable},
 		{"config check", "validate the config and print a summary without secrets", (*cli).configCheck},
+		{"upstream check", "check the upstreams against the real services before going live", (*cli).upstreamCheck},
 		{"simulate", "run the Zhezhengding (浙政钉) simulator standalone", func(c *cli, ctx context.Context, _ string, args []string) error {
 			return simulateCmd(ctx, args, c.getenv, c.stdout, c.stderr)
 		}},

@@ -67,13 +67,12 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	metrics := idp.NewMetrics()
+	cfg.upstreamMetrics = metrics
 	ups, err := cfg.buildUpstreams(ctx, upstreamDeps{
-		Metrics: metrics,
 		// Upstreams set their own per-call timeouts; this only bounds a call
 		// whose upstream forgot to.
 		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
 		Logger:     logger,
-		Getenv:     getenv,
 		Dev:        *dev,
 		Issuer:     cfg.Issuer,
 		Mount:      func(path string, h http.Handler) { mux.Handle(path, h) },

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dingoidc/dingoidc/upstream/simulator"
+	"github.com/dingoidc/dingoidc/upstream/zzdsim"
 )
 
 const simulateAbout = `Run the Zhezhengding (浙政钉 / 专有钉钉) simulator standalone: the login
@@ -54,7 +54,7 @@ func simulateCmd(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 
-	opts := simulator.ZhezhengdingOptions{}
+	opts := zzdsim.Options{}
 	if *autoApprove != "" {
 		id, err := strconv.ParseInt(*autoApprove, 10, 64)
 		if err != nil || id <= 0 {
@@ -72,11 +72,11 @@ func simulateCmd(ctx context.Context, args []string, getenv func(string) string,
 	if !domains.set {
 		domains.values = []string{"127.0.0.1", "localhost"}
 	}
-	opts.Apps = map[string]simulator.ZhezhengdingApp{*appCode: {
+	opts.Apps = map[string]zzdsim.App{*appCode: {
 		AppKey: *appKey, AppSecret: *appSecret, CallbackDomains: domains.values,
 		InAppKey: *inAppKey, InAppSecret: *inAppSecret,
 	}}
-	sim, err := simulator.NewZhezhengding(opts)
+	sim, err := zzdsim.New(opts)
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
 	}

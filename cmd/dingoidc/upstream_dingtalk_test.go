@@ -204,13 +204,13 @@ func TestDingTalkInlineSecretRedacted(t *testing.T) {
 		"slog":                  buf.String(),
 		"config check":          r.stdout + r.stderr,
 		"config check --json":   rj.stdout + rj.stderr,
-		"provider config print": fmt.Sprintf("%v %#v", cfg.Upstreams[0].Config.(*dingtalkConfig).providerConfig(inline), cfg.Upstreams[0].Config.(*dingtalkConfig).providerConfig(inline)),
+		"provider config print": fmt.Sprintf("%v %#v", *cfg.Upstreams[0].Config.(*dingtalk.Config), *cfg.Upstreams[0].Config.(*dingtalk.Config)),
 	} {
 		if strings.Contains(s, inline) {
 			t.Errorf("%s shows the secret:\n%s", what, s)
 		}
 	}
-	if s, _ := cfg.Upstreams[0].Config.(*dingtalkConfig).secret(); s.Value() != inline {
+	if s := cfg.Upstreams[0].Config.(*dingtalk.Config).ClientSecret; s != inline {
 		t.Error("the secret is lost")
 	}
 }

@@ -172,7 +172,7 @@ func TestZhezhengdingUpstream(t *testing.T) {
 			t.Errorf("%s of the config: %s", verb, s)
 		}
 	}
-	zc := cfg.Upstreams[0].Config.(*zhezhengdingConfig)
+	zc := cfg.Upstreams[0].Config.(*zhezhengding.Config)
 	if zc.AppSecretFile != secretFile || zc.Timeout.String() != "5s" || len(zc.AllowedTenants) != 1 || !zc.Embed {
 		t.Errorf("decoded %+v", zc)
 	}
@@ -199,5 +199,32 @@ func TestZhezhengdingUpstream(t *testing.T) {
 	}
 	if id.ExternalID != "42" || id.Attributes["lastName"] != "张三" {
 		t.Errorf("identity %+v", id)
+	}
+}
+
+// TestZhezhengdingEnrichWarning: config check warns when enrich is on
+// without the in-app pair (the scan pair is typically refused the
+// organisation lookups), in text and JSON, and not when the pair is there.
+func TestZhezhengdingEnrichWarning(t *testing.T) {
+	base := `    login_host: https://login.dg-work.cn
+    api_host: https://openplatform.dg-work.cn
+    app_code: myapp_dingoa
+    app_key: myapp-AbCdEf
+    app_secret: s3cr3t
+    enrich: true
+`
+	const want = "upstreams[0] (zzd).enrich: without an in-app pair (inapp_app_key)"
+	path := writeFile(t, "dingoidc.yaml", zzdConfig(t.TempDir(), base))
+	r := mustRun(t, fakeEnv{}, "config", "check", "--config", path)
+	if !strings.Contains(r.stdout, "warning: "+want) {
+		t.Errorf("config check does not warn:\n%s", r.stdout)
+	}
+	rj := mustRun(t, fakeEnv{}, "config", "check", "--config", path, "--json")
+	if !strings.Contains(rj.stdout, `"warnings"`) || !strings.Contains(rj.stdout, want) {
+		t.Errorf("config check --json does not warn:\n%s", rj.stdout)
+	}
+	path = writeFile(t, "dingoidc.yaml", zzdConfig(t.TempDir(), base+"    inapp_app_key: myapp_app-XyZ\n    inapp_app_secret: s3cr3t2\n"))
+	if r := mustRun(t, fakeEnv{}, "config", "check", "--config", path); strings.Contains(r.stdout, "warning") {
+		t.Errorf("a warning with the in-app pair:\n%s", r.stdout)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 )
 
-// The dev server's test people (upstream/simulator fixtures) and the
+// The dev server's test people (upstream/zzdsim and upstream/dingtalksim fixtures) and the
 // subjects their logins produce.
 const (
 	zzdAccount = "71453920" // 张伟, 浙政钉
@@ -76,6 +76,30 @@ func scanInFrame(tb *tab) {
 	tb.clickInFrame("#qr-frame", zzdPerson)
 }
 
+// frameShowsEveryone checks that the QR frame is at least 320 px tall (real
+// pages frame the QR in 220×320 up to 360×360) and that the simulator's
+// page in it shows every test person without scrolling inside the frame.
+func frameShowsEveryone(tb *tab) {
+	tb.t.Helper()
+	var got struct {
+		Height, Scroll, Bottom float64
+		People                 int
+	}
+	tb.eval(`(() => {
+		const f = document.getElementById("qr-frame"), d = f.contentDocument;
+		const links = [...d.querySelectorAll("a[data-account-id]")];
+		return {Height: f.clientHeight, Scroll: d.documentElement.scrollHeight, People: links.length,
+			Bottom: Math.max(...links.map(a => a.getBoundingClientRect().bottom))};
+	})()`, &got)
+	if got.Height < 320 {
+		tb.t.Errorf("QR frame is %.0f px tall, want at least 320", got.Height)
+	}
+	if got.People == 0 || got.Bottom > got.Height || got.Scroll > got.Height {
+		tb.t.Errorf("the frame's %d test people end at %.0f px (page %.0f px) in a %.0f px frame: they need scrolling",
+			got.People, got.Bottom, got.Scroll, got.Height)
+	}
+}
+
 // TestEmbeddedQRLogin: chooser with both upstreams → 浙政钉 embedded QR →
 // the real embed.js takes the frame's postMessage to the callback → the
 // demo app has an ID token for 张伟.
@@ -83,7 +107,28 @@ func TestEmbeddedQRLogin(t *testing.T) {
 	forLangs(t, "embedded", func(t *testing.T, tb *tab) {
 		toChooser(tb)
 		toEmbed(tb)
+		frameShowsEveryone(tb)
 		scanInFrame(tb)
+		tb.demoResult(zzdSub)
+		if got := tb.docRequests(callbackZZD); len(got) != 1 {
+			t.Errorf("callback requested %d times, want once: %q", len(got), got)
+		}
+	})
+}
+
+// TestEmbeddedQRWithoutState: a QR page whose message carries the code
+// alone, as real pages may send it (the simulator's omit_state switch),
+// still completes the login: embed.js sends the page's own state.
+func TestEmbeddedQRWithoutState(t *testing.T) {
+	forLangs(t, "stateless", func(t *testing.T, tb *tab) {
+		toChooser(tb)
+		toEmbed(tb)
+		tb.run("approve in the frame without state", chromedp.Evaluate(`(() => {
+			const f = document.getElementById("qr-frame");
+			const a = f.contentDocument.querySelector(`+strconv.Quote(zzdPerson)+`);
+			f.contentWindow.location.href = a.href + "&omit_state=1";
+			return true;
+		})()`, nil))
 		tb.demoResult(zzdSub)
 		if got := tb.docRequests(callbackZZD); len(got) != 1 {
 			t.Errorf("callback requested %d times, want once: %q", len(got), got)
@@ -177,10 +222,11 @@ func countdown(tb *tab) int {
 	return n
 }
 
-// TestEmbedIgnoresForeignMessages: embed.js takes no message whose state
-// is not the page's (or that has none), nor a string that is not JSON, nor
-// one without a code; the same page then follows a message with its own state, so the
-// listener was live all along. (In dev mode the simulator shares our
+// TestEmbedIgnoresForeignMessages: embed.js takes no message with another
+// non-empty state, nor a string that is not JSON, nor one without a code;
+// the same page then follows a message with its own state, so the listener
+// was live all along. (A message without a state is taken: see
+// TestEmbeddedQRWithoutState.) (In dev mode the simulator shares our
 // origin, so the origin check itself cannot be told apart here.)
 func TestEmbedIgnoresForeignMessages(t *testing.T) {
 	forLangs(t, "messages", func(t *testing.T, tb *tab) {
@@ -192,7 +238,7 @@ func TestEmbedIgnoresForeignMessages(t *testing.T) {
 			window.postMessage({code: "x", state: "y"}, "*");
 			window.postMessage(JSON.stringify({code: "x", state: "y"}), "*");
 			window.postMessage("not json {", "*");
-			window.postMessage({code: "0123456789abcdef0123456789abcdef"}, "*");
+			window.postMessage({code: "0123456789abcdef0123456789abcdef", state: 7}, "*");
 			window.postMessage({state: document.getElementById("qr").getAttribute("data-state")}, "*");
 			window.postMessage({code: 42, state: document.getElementById("qr").getAttribute("data-state")}, "*");
 			true`, nil))
@@ -315,6 +361,7 @@ func TestPhoneLayout(t *testing.T) {
 		fits("chooser")
 		toEmbed(tb)
 		fits("embed")
+		frameShowsEveryone(tb)
 		var frameRight, width float64
 		tb.eval(`document.getElementById("qr-frame").getBoundingClientRect().right`, &frameRight)
 		tb.eval(`window.innerWidth`, &width)

@@ -86,3 +86,21 @@ func TestInAppFallback(t *testing.T) {
 		}
 	})
 }
+
+// TestInAppNoJSAPI: when the JSAPI script loads nothing (blocked, a wrong
+// jsapi_url), the in-app page says that the app's interface did not load,
+// rather than only offering the QR code, and the fallback still works.
+func TestInAppNoJSAPI(t *testing.T) {
+	forLangs(t, "inapp-nojsapi", func(t *testing.T, tb *tab) {
+		tb.run("open the page in the DingTalk app, whose JSAPI script does not load",
+			emulation.SetUserAgentOverride(appUA["dingtalk"]).WithAcceptLanguage(acceptLanguage[tb.lang]),
+			network.SetBlockedURLs([]string{"*/simulator/jsapi/dd.js*"}))
+		tb.run("open the demo app", chromedp.Navigate(env.base+"/demo"))
+		tb.click(`a[href="/demo/login"]`)
+		tb.run("wait for the failure", chromedp.WaitVisible(`#inapp[data-result="failed"]`, chromedp.ByQuery))
+		tb.page("inapp", "inapp_failed_title")
+		tb.says("inapp_no_jsapi")
+		tb.click("#fallback")
+		tb.run("wait for DingTalk's QR page", chromedp.WaitVisible(dtPerson, chromedp.ByQuery))
+	})
+}

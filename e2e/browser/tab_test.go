@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -160,10 +161,12 @@ func (tb *tab) screenshot(what string) {
 func (tb *tab) page(kind, titleKey string) {
 	tb.t.Helper()
 	tb.run("wait for the "+kind+" page", chromedp.WaitVisible(`main[data-page="`+kind+`"]`, chromedp.ByQuery))
-	var lang, h1 string
-	tb.run("read the "+kind+" page",
-		chromedp.AttributeValue("html", "lang", &lang, nil, chromedp.ByQuery),
-		chromedp.Text(`main[data-page="`+kind+`"] h1`, &h1, chromedp.ByQuery))
+	// One evaluation, not node queries: a frame loading in the page (the
+	// embedded QR) may renew the DOM node ids chromedp holds meanwhile.
+	var got struct{ Lang, H1 string }
+	tb.eval(`(() => { const h = document.querySelector('main[data-page="`+kind+`"] h1');
+		return {Lang: document.documentElement.lang, H1: h ? h.innerText : ""}; })()`, &got)
+	lang, h1 := got.Lang, got.H1
 	if lang != tb.lang {
 		tb.t.Errorf("%s page: <html lang=%q>, want %q", kind, lang, tb.lang)
 	}
@@ -185,8 +188,9 @@ func (tb *tab) says(key string) {
 // text is the visible text of the first element matching sel.
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
+	tb.run("wait for "+sel, chromedp.WaitVisible(sel, chromedp.ByQuery))
 	var s string
-	tb.run("read "+sel, chromedp.Text(sel, &s, chromedp.ByQuery))
+	tb.eval(`(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); return e ? e.innerText : ""; })()`, &s)
 	return strings.TrimSpace(s)
 }
 

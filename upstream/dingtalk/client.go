@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dingoidc/dingoidc/upstream"
 )
@@ -105,18 +108,43 @@ func (p *Provider) callAPI(ctx context.Context, c call, out any) error {
 
 // callAPIRaw makes a call to api.dingtalk.com and returns a 2xx answer's
 // body. A 4xx/5xx answer is an *APIError.
+// A throttled call is made once more after a short pause.
 func (p *Provider) callAPIRaw(ctx context.Context, c call) ([]byte, error) {
-	status, body, err := p.do(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	if status < 200 || status > 299 {
+	for attempt := 0; ; attempt++ {
+		status, body, err := p.do(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if status >= 200 && status <= 299 {
+			return body, nil
+		}
 		e := parseAPIError(status, body)
 		e.Message = scrub(e.Message, c.secrets)
 		e.Code = scrub(e.Code, c.secrets)
+		if attempt == 0 && e.throttled() && p.pauseThrottled(ctx, c.method+" "+redactURL(c.url), e.Code) {
+			continue
+		}
 		return nil, e
 	}
-	return body, nil
+}
+
+// throttlePause is how long a throttled call waits before its one retry,
+// plus up to as much again at random (so that waiting callers do not all
+// come back at once).
+const throttlePause = 300 * time.Millisecond
+
+// pauseThrottled logs that DingTalk throttled the call and waits before
+// its retry; false when ctx ends first.
+func (p *Provider) pauseThrottled(ctx context.Context, where, code string) bool {
+	p.log.WarnContext(ctx, "dingtalk is throttling calls (rate limit); retrying once", "call", where, "code", code)
+	t := time.NewTimer(throttlePause + rand.N(throttlePause))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // postOAPI posts body to path on oapi.dingtalk.com with the app token and
@@ -139,28 +167,39 @@ func (p *Provider) postOAPI(ctx context.Context, path, token string, body, out a
 	var oe *OAPIError
 	if errors.As(err, &oe) {
 		oe.ErrMsg, oe.SubMsg = scrub(oe.ErrMsg, c.secrets), scrub(oe.SubMsg, c.secrets)
+		oe.Path = path
 	}
 	return err
 }
 
 // callOAPI posts body to path on oapi.dingtalk.com with the app token and
 // decodes the result into out. When DingTalk refuses the token, the token
-// is refreshed once and the call retried. Errors are classified except
+// is refreshed once and the call retried; when DingTalk throttles it, it
+// is retried once after a short pause. Errors are classified except
 // *OAPIError answers, which the caller judges (the same code means
 // different things to different calls) with oapiFailure.
 func (p *Provider) callOAPI(ctx context.Context, path string, body, out any) error {
-	for attempt := 0; ; attempt++ {
+	retriedToken, retriedThrottled := false, false
+	for {
 		token, err := p.tokens.get(ctx)
 		if err != nil {
 			return err
 		}
 		err = p.postOAPI(ctx, path, token, body, out)
 		var oe *OAPIError
-		if attempt == 0 && errors.As(err, &oe) && oe.tokenInvalid() {
+		switch {
+		case !errors.As(err, &oe):
+		case !retriedToken && oe.tokenInvalid():
 			p.log.WarnContext(ctx, "dingtalk refused the app token; getting a new one",
 				"errcode", oe.ErrCode, "sub_code", oe.SubCode)
 			p.tokens.invalidate(token)
+			retriedToken = true
 			continue
+		case !retriedThrottled && oe.throttled():
+			retriedThrottled = true
+			if p.pauseThrottled(ctx, "POST "+path, strconv.Itoa(oe.ErrCode)) {
+				continue
+			}
 		}
 		return err
 	}
@@ -175,7 +214,10 @@ func (p *Provider) apiFailure(op, perm string, err error) error {
 	}
 	switch {
 	case badClient(ae):
-		return fmt.Errorf("%s: %w: DingTalk rejected client_id %q and its client_secret (check both in the upstream config): %w",
+		return fmt.Errorf("%s: %w: DingTalk rejected client_id %q and its client_secret (check both in the upstream config): %w [%w]",
+			op, upstream.ErrUnavailable, p.cfg.ClientID, ae, upstream.ErrMisconfigured)
+	case ae.throttled():
+		return fmt.Errorf("%s: %w: DingTalk is throttling app %s (over its rate limit, even after a retry): %w",
 			op, upstream.ErrUnavailable, p.cfg.ClientID, ae)
 	case ae.Status == http.StatusForbidden || len(ae.RequiredScopes) > 0:
 		if len(ae.RequiredScopes) > 0 {
@@ -184,8 +226,8 @@ func (p *Provider) apiFailure(op, perm string, err error) error {
 		if perm == "" {
 			perm = "for " + op
 		}
-		return fmt.Errorf("%s: %w: app lacks permission %s (grant it to app %s in the DingTalk developer console): %w",
-			op, upstream.ErrUnavailable, perm, p.cfg.ClientID, ae)
+		return fmt.Errorf("%s: %w: app lacks permission %s (grant it to app %s in the DingTalk developer console): %w [%w]",
+			op, upstream.ErrUnavailable, perm, p.cfg.ClientID, ae, upstream.ErrMisconfigured)
 	case ae.Status >= 500:
 		return fmt.Errorf("%s: %w: DingTalk server error: %w", op, upstream.ErrUnavailable, ae)
 	}
@@ -201,7 +243,8 @@ func badClient(ae *APIError) bool {
 
 // codeRefused reports an answer of the token call refusing the auth code
 // (expired, used, or not this app's). DingTalk does not document the code
-// for it; the simulator says 400 invalidAuthCode.
+// for it; the real service and the simulator say 400
+// invalidParameter.authCode.notFound "不合法的临时授权码" (docs/upstreams.md §2, Errors).
 func codeRefused(ae *APIError) bool {
 	if ae.Status < 400 || ae.Status > 499 || ae.Status == http.StatusUnauthorized ||
 		ae.Status == http.StatusForbidden || ae.Status == http.StatusTooManyRequests || badClient(ae) {
@@ -223,14 +266,20 @@ func (p *Provider) oapiFailure(op string, err error) error {
 	}
 	switch code := oe.code(); {
 	case code == oapiBadAppKey:
-		return fmt.Errorf("%s: %w: DingTalk rejected client_id %q and its client_secret (check both in the upstream config): %w",
-			op, upstream.ErrUnavailable, p.cfg.ClientID, oe)
+		return fmt.Errorf("%s: %w: DingTalk rejected client_id %q and its client_secret (check both in the upstream config): %w [%w]",
+			op, upstream.ErrUnavailable, p.cfg.ClientID, oe, upstream.ErrMisconfigured)
+	case code == oapiNoPermission && oapiPermissions[oe.Path] != "":
+		return fmt.Errorf("%s: %w: app lacks the permission for %s, %s (grant it to app %s in the DingTalk developer console): %w [%w]",
+			op, upstream.ErrUnavailable, op, oapiPermissions[oe.Path], p.cfg.ClientID, oe, upstream.ErrMisconfigured)
 	case code == oapiNoPermission:
-		return fmt.Errorf("%s: %w: app lacks the permission for %s (grant it to app %s in the DingTalk developer console): %w",
-			op, upstream.ErrUnavailable, op, p.cfg.ClientID, oe)
-	case code == oapiIPNotAllowed:
-		return fmt.Errorf("%s: %w: this server's IP address is not in app %s's IP allow-list: %w",
+		return fmt.Errorf("%s: %w: app lacks the permission for %s (grant it to app %s in the DingTalk developer console): %w [%w]",
+			op, upstream.ErrUnavailable, op, p.cfg.ClientID, oe, upstream.ErrMisconfigured)
+	case oe.throttled():
+		return fmt.Errorf("%s: %w: DingTalk is throttling app %s (over its rate limit, even after a retry): %w",
 			op, upstream.ErrUnavailable, p.cfg.ClientID, oe)
+	case code == oapiIPNotAllowed:
+		return fmt.Errorf("%s: %w: this server's IP address is not in app %s's IP allow-list: %w [%w]",
+			op, upstream.ErrUnavailable, p.cfg.ClientID, oe, upstream.ErrMisconfigured)
 	case oe.tokenInvalid():
 		return fmt.Errorf("%s: %w: DingTalk refused a fresh app token: %w", op, upstream.ErrUnavailable, oe)
 	}

@@ -1,6 +1,7 @@
 package dingtalk
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,31 +30,51 @@ const (
 	maxTimeout = 2 * time.Minute
 )
 
-// Config is one DingTalk upstream.
+// Config is one DingTalk upstream: its part of an `upstreams` entry of
+// the config file (type "dingtalk"):
+//
+//	upstreams:
+//	- id: dt
+//	  type: dingtalk
+//	  client_id: dingabcdef                  # the app's AppKey
+//	  client_secret_file: /run/secrets/dt    # or client_secret
+//	  corp_id: ding0123456789                # only this organisation's members
+//	  # allow_any_dingtalk_user: true        # instead of corp_id: anybody at all
+//	  # admit_external_contacts: true        # the corp's external contacts too
+//	  # preselect_corp: true                 # preselect corp_id on the login page
+//	  # username_template: "{{ascii .job_number}}"
+//	  # timeout: 10s
+//	  # inapp: true          # in-app (免登) login inside the DingTalk app (needs corp_id)
+//	  # jsapi_url: https://mirror.example/dingtalk.open.js  # its JSAPI script
+//	  # login_host / api_host / oapi_host: other DingTalk hosts (a simulator)
 type Config struct {
 	// LoginHost serves the QR page (default https://login.dingtalk.com),
 	// APIHost the new API (default https://api.dingtalk.com), OAPIHost the
 	// old "topapi" one (default https://oapi.dingtalk.com). Tests point
 	// them at a simulator.
-	LoginHost string
-	APIHost   string
-	OAPIHost  string
+	LoginHost string `yaml:"login_host"`
+	APIHost   string `yaml:"api_host"`
+	OAPIHost  string `yaml:"oapi_host"`
 
-	// ClientID is the app's AppKey (Client ID), ClientSecret its AppSecret.
-	ClientID     string
-	ClientSecret string
+	// ClientID is the app's AppKey (Client ID), ClientSecret its AppSecret,
+	// or ClientSecretFile a file holding it (exactly one of the two; Open
+	// reads the file).
+	ClientID         string `yaml:"client_id"`
+	ClientSecret     string `yaml:"client_secret"`
+	ClientSecretFile string `yaml:"client_secret_file"`
 
 	// CorpID restricts logins to members of this organisation (the corp
 	// that owns the app: membership is checked with the app's own token).
-	// Empty admits any DingTalk user at all: callers must make that an
-	// explicit choice (the config file's allow_any_dingtalk_user).
-	CorpID string
+	// Empty admits any DingTalk user at all, which must be an explicit
+	// choice: AllowAnyDingTalkUser.
+	CorpID               string `yaml:"corp_id"`
+	AllowAnyDingTalkUser bool   `yaml:"allow_any_dingtalk_user"`
 	// AdmitExternalContacts lets the corp's external contacts (外部联系人)
 	// log in too. They have no org profile: no groups, roles or org e-mail.
-	AdmitExternalContacts bool
+	AdmitExternalContacts bool `yaml:"admit_external_contacts"`
 	// PreselectCorp asks the login page for scope "openid corpid" and
 	// preselects CorpID, for people in several organisations.
-	PreselectCorp bool
+	PreselectCorp bool `yaml:"preselect_corp"`
 	// UsernameTemplate makes the `username` attribute (the default
 	// preferred_username) for people whose org userid is not ASCII-safe,
 	// and for everybody when there is no CorpID. It is a text/template over
@@ -62,22 +83,29 @@ type Config struct {
 	// lowercasing) is dropped rather than mangled into somebody else's
 	// name. Empty means no fallback: such people get no preferred_username.
 	// Example: `{{ascii .job_number}}`.
-	UsernameTemplate string
+	UsernameTemplate string `yaml:"username_template"`
 
 	// InApp enables in-app login (免登): a login page opened inside the
 	// DingTalk app finishes with dd.getAuthCode instead of a scan. Off by
 	// default: an in-app code names whoever's app produced it, so only
 	// deployments that want it accept one (and it needs CorpID).
-	InApp bool
+	InApp bool `yaml:"inapp"`
 
 	// JSAPIURL is the DingTalk JSAPI script the in-app (免登) login page
 	// loads (default DefaultJSAPIURL; a mirror on networks that cannot
 	// reach alicdn.com). In-app login needs CorpID: dd.getAuthCode asks for
 	// a code of that organisation.
-	JSAPIURL string
+	JSAPIURL string `yaml:"jsapi_url"`
 
 	// Timeout bounds each call to DingTalk (default 10s).
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+var _ upstream.Config = (*Config)(nil)
+
+// Open implements upstream.Config: New, with the deps' client and logger.
+func (c *Config) Open(_ context.Context, d upstream.Deps) (upstream.Provider, error) {
+	return New(*c, d.HTTPClient, d.Logger, time.Now)
 }
 
 // String prints the config with the client secret redacted.
@@ -131,11 +159,33 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate returns every problem of the config at once (joined), each
-// starting with the config-file key it concerns (client_id, login_host…).
+// starting with the config-file key it concerns (client_id, login_host…):
+// first the secret's (reading client_secret_file) and the choice between
+// corp_id and allow_any_dingtalk_user, then the rest.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	secret := c.ClientSecret
+	switch {
+	case c.ClientSecret != "" && c.ClientSecretFile != "":
+		add("client_secret", "set only one of client_secret and client_secret_file")
+		secret = ""
+	case c.ClientSecret == "" && c.ClientSecretFile == "":
+		add("client_secret", "required: the app's AppSecret (better: client_secret_file)")
+	case c.ClientSecretFile != "":
+		var err error
+		if secret, err = upstream.ReadSecretFile(c.ClientSecretFile); err != nil {
+			add("client_secret_file", "%v", err)
+		}
+	}
+	switch {
+	case c.CorpID == "" && !c.AllowAnyDingTalkUser:
+		add("corp_id", "required: the organisation whose members may log in "+
+			"(or allow_any_dingtalk_user: true to admit every DingTalk user in the world)")
+	case c.CorpID != "" && c.AllowAnyDingTalkUser:
+		add("allow_any_dingtalk_user", "contradicts corp_id (set one of them)")
 	}
 	for _, h := range []struct{ key, v string }{
 		{"login_host", c.LoginHost}, {"api_host", c.APIHost}, {"oapi_host", c.OAPIHost},
@@ -157,10 +207,7 @@ func (c Config) Validate() error {
 	case hasSpaceOrControl(c.ClientID):
 		add("client_id", "must not contain spaces or control characters")
 	}
-	switch {
-	case c.ClientSecret == "":
-		add("client_secret", "required: the app's AppSecret (Client Secret)")
-	case hasSpaceOrControl(c.ClientSecret):
+	if hasSpaceOrControl(secret) {
 		add("client_secret", "must not contain spaces or control characters")
 	}
 	if hasSpaceOrControl(c.CorpID) {

@@ -2,7 +2,7 @@
 // DingTalk's OAuth2 login, the person's own token to read who they are,
 // and — when the upstream is restricted to an organisation (CorpID) — the
 // app's token to check their membership and read their org profile. The
-// wire formats are described in docs/UPSTREAMS.md §2.
+// wire formats are described in docs/upstreams.md §2 (DingTalk).
 //
 // # Flow
 //

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
@@ -48,6 +49,9 @@ type OAPIError struct {
 	ErrMsg  string
 	SubCode string
 	SubMsg  string
+	// Path is the call's path (/topapi/user/getbyunionid…), to name the
+	// permission it lacks.
+	Path string
 }
 
 func (e *OAPIError) Error() string {
@@ -88,7 +92,25 @@ const (
 	oapiBadCredential  = 40001 // invalid credential / access_token
 	oapiExpiredToken   = 42001 // access_token expired
 	oapiMissingToken   = 41001 // access_token missing
+	oapiThrottled      = 90002 // over the rate limit
 )
+
+// oapiPermissions names the app permission an oapi call needs, where
+// DingTalk's answer (88 / 60011) does not (docs/upstreams.md §2, Errors).
+var oapiPermissions = map[string]string{
+	"/topapi/user/getbyunionid": "qyapi_get_member",
+}
+
+// throttled reports DingTalk's rate limit (errcode 90002).
+func (e *OAPIError) throttled() bool { return e.code() == oapiThrottled }
+
+// throttled reports DingTalk's rate limit on api.dingtalk.com: HTTP 403
+// Forbidden.AccessDenied.QpsLimitForApi or …QpsLimitForAppkeyAndApi (or
+// a 429), which is no permission problem.
+func (e *APIError) throttled() bool {
+	return e.Status == http.StatusTooManyRequests ||
+		e.Status == http.StatusForbidden && strings.Contains(strings.ToLower(e.Code), "qpslimit")
+}
 
 // tokenInvalid reports whether the app token was refused: worth one
 // refresh and retry.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/dingoidc/dingoidc/upstream"
 )
@@ -12,6 +14,14 @@ import (
 // oapiBadInAppCode is getuserinfo's answer to an in-app code that is
 // unknown, expired or used ("不存在的临时授权码").
 const oapiBadInAppCode = 40078
+
+// FromApp implements upstream.InApp: DingTalk's web view says DingTalk in
+// its User-Agent ("AliApp(DingTalk/7.6.0)"). 浙政钉's app, built on
+// DingTalk, says so too, but also TaurusApp: such a request is not ours.
+func (p *Provider) FromApp(r *http.Request) bool {
+	ua := r.UserAgent()
+	return strings.Contains(ua, "DingTalk") && !strings.Contains(ua, "TaurusApp")
+}
 
 // InAppScript implements upstream.InApp: in-app login needs the
 // organisation (CorpID), whose code dd.getAuthCode asks for.

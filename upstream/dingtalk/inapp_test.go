@@ -80,13 +80,13 @@ func TestInAppScript(t *testing.T) {
 	}{
 		{"default script", nil, DefaultJSAPIURL, testCorpID, true, ""},
 		{"mirrored script", func(c *Config) { c.JSAPIURL = "https://cdn.gov.example/dd/dingtalk.open.js?v=3" }, "https://cdn.gov.example/dd/dingtalk.open.js?v=3", testCorpID, true, ""},
-		{"no corp: no in-app", func(c *Config) { c.CorpID = "" }, "", "", false, ""},
+		{"no corp: no in-app", func(c *Config) { c.CorpID, c.AllowAnyDingTalkUser = "", true }, "", "", false, ""},
 		{"plain http", func(c *Config) { c.JSAPIURL = "http://cdn.example/dd.js" }, "", "", false, "jsapi_url"},
 		{"relative", func(c *Config) { c.JSAPIURL = "/dd.js" }, "", "", false, "jsapi_url"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFake(t)
+			f := newFake(t, nil)
 			cfg := f.config()
 			if c.mutate != nil {
 				c.mutate(&cfg)
@@ -110,7 +110,7 @@ func TestInAppScript(t *testing.T) {
 }
 
 func TestInAppWithoutCorp(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.CorpID = "" })
+	h := newHarness(t, func(c *Config) { c.CorpID, c.AllowAnyDingTalkUser = "", true })
 	_, err := h.p.Exchange(t.Context(), url.Values{"auth_code": {"abc123"}}, "")
 	if !errors.Is(err, upstream.ErrUnavailable) {
 		t.Fatalf("err %v", err)

@@ -171,18 +171,31 @@ type deptEntry struct {
 	expires time.Time
 }
 
+// get returns the cached name of department id when it has not expired.
+func (c *deptCache) get(id int64, now time.Time) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok || !now.Before(e.expires) {
+		return "", false
+	}
+	return e.name, true
+}
+
 // departmentName returns the name of department id, cached for deptTTL.
 // A department that no longer exists has the name "".
 func (p *Provider) departmentName(ctx context.Context, id int64) (string, error) {
 	c := &p.depts
-	c.mu.Lock()
-	e, ok := c.m[id]
-	c.mu.Unlock()
-	if ok && p.now().Before(e.expires) {
-		return e.name, nil
+	if name, ok := c.get(id, p.now()); ok {
+		return name, nil
 	}
 	key := "dept:" + strconv.FormatInt(id, 10)
 	ch := p.sf.DoChan(key, func() (any, error) {
+		// A caller that missed the cache just before the previous fetch
+		// stored its name must not fetch again.
+		if name, ok := c.get(id, p.now()); ok {
+			return name, nil
+		}
 		var d department
 		err := p.callOAPI(context.WithoutCancel(ctx), "/topapi/v2/department/get",
 			map[string]any{"dept_id": id, "language": "zh_CN"}, &d)

@@ -35,12 +35,20 @@ var (
 	_ upstream.InApp    = (*Provider)(nil)
 )
 
-// New returns a provider for cfg, which must be valid (see Validate).
+// New returns a provider for cfg, which must be valid (see Validate),
+// reading its client_secret_file.
 // hc makes the calls (nil: a default client); redirects are not followed,
 // since requests carry secrets. logger and now may be nil.
 func New(cfg Config, hc *http.Client, logger *slog.Logger, now func() time.Time) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dingtalk config: %w", err)
+	}
+	if cfg.ClientSecretFile != "" {
+		s, err := upstream.ReadSecretFile(cfg.ClientSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("dingtalk config: client_secret_file: %w", err)
+		}
+		cfg.ClientSecret, cfg.ClientSecretFile = s, ""
 	}
 	cfg = cfg.withDefaults()
 	if hc == nil {

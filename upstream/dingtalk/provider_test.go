@@ -65,7 +65,7 @@ func TestLoginURL(t *testing.T) {
 		{"corp preselected", func(c *Config) { c.PreselectCorp = true },
 			"/oauth2/auth?redirect_uri=https%3A%2F%2Fsso.example%2Flogin%2Fdt%2Fcallback&response_type=code&client_id=" + testClientID +
 				"&scope=openid%20corpid&state=st%2Fa%20te&prompt=consent&corpId=" + testCorpID},
-		{"any DingTalk user", func(c *Config) { c.CorpID = "" },
+		{"any DingTalk user", func(c *Config) { c.CorpID, c.AllowAnyDingTalkUser = "", true },
 			"/oauth2/auth?redirect_uri=https%3A%2F%2Fsso.example%2Flogin%2Fdt%2Fcallback&response_type=code&client_id=" + testClientID +
 				"&scope=openid&state=st%2Fa%20te&prompt=consent"},
 	} {
@@ -260,7 +260,10 @@ func TestSyntheticEmail(t *testing.T) {
 }
 
 func TestAnyDingTalkUser(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.CorpID = ""; c.UsernameTemplate = "{{lower .unionId}}" })
+	h := newHarness(t, func(c *Config) {
+		c.CorpID, c.AllowAnyDingTalkUser = "", true
+		c.UsernameTemplate = "{{lower .unionId}}"
+	})
 	attrs, err := h.signIn(t, "wangwu") // not in the corp: irrelevant here
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +281,8 @@ func TestAnyDingTalkUser(t *testing.T) {
 		"phone_number":       "+86 13700137000",
 		"picture":            "https://static-legacy.dingtalk.com/media/wangwu.jpg",
 		"union_id":           "wangwuUnionIdNotInCorp00iE",
-		"corp_id":            testCorpID, // the organisation picked at login
+		// No corp_id: the token answer names one only for scope corpid,
+		// and wangwu is in no organisation.
 	}
 	if !reflect.DeepEqual(claims, want) {
 		t.Errorf("claims\n got %#v\nwant %#v", claims, want)
@@ -365,7 +369,7 @@ func TestReusedCode(t *testing.T) {
 		t.Fatalf("second use: %v, want ErrCodeInvalid", err)
 	}
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "invalidAuthCode" || ae.RequestID == "" {
+	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "invalidParameter.authCode.notFound" || ae.RequestID == "" {
 		t.Errorf("APIError %+v", ae)
 	}
 	h.noSecrets(t, "error", err.Error())
@@ -466,7 +470,7 @@ func TestUnexpectedAnswers(t *testing.T) {
 		{"unionId of the wrong type", map[string]any{"unionId": []int{1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(c *Config) { c.CorpID = "" })
+			h := newHarness(t, func(c *Config) { c.CorpID, c.AllowAnyDingTalkUser = "", true })
 			h.set(func() { h.people["zhangsan"] = fakePerson{Me: tc.me} })
 			_, err := h.signIn(t, "zhangsan")
 			if !errors.Is(err, upstream.ErrUnavailable) || !errors.Is(err, errShape) {
@@ -618,7 +622,7 @@ func TestNoRedirects(t *testing.T) {
 	api := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, evil+r.URL.Path, http.StatusTemporaryRedirect)
 	}))
-	f := newFake(t)
+	f := newFake(t, nil)
 	cfg := f.config()
 	cfg.APIHost = api
 	p, err := New(cfg, nil, nil, nil)
@@ -633,7 +637,7 @@ func TestNoRedirects(t *testing.T) {
 
 func TestDefaultClaimsParse(t *testing.T) {
 	for _, corp := range []string{"", testCorpID} {
-		p, err := New(Config{ClientID: "k", ClientSecret: "s", CorpID: corp}, nil, nil, nil)
+		p, err := New(Config{ClientID: "k", ClientSecret: "s", CorpID: corp, AllowAnyDingTalkUser: corp == ""}, nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -653,7 +657,7 @@ func TestDefaultClaimsParse(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	err := Config{
 		LoginHost: "ftp://login", APIHost: "http://api.dingtalk.com", OAPIHost: "https://oapi/?x=1",
-		ClientSecret: "has space", PreselectCorp: true, AdmitExternalContacts: true,
+		ClientSecret: "has space", AllowAnyDingTalkUser: true, PreselectCorp: true, AdmitExternalContacts: true,
 		Timeout: -time.Second, UsernameTemplate: "{{.x",
 	}.Validate()
 	var keys []string
@@ -668,7 +672,7 @@ func TestConfigValidate(t *testing.T) {
 	if strings.Contains(err.Error(), "has space") {
 		t.Errorf("the secret is shown: %v", err)
 	}
-	ok := Config{ClientID: "k", ClientSecret: "s", LoginHost: "http://127.0.0.1:9/sim/"}
+	ok := Config{ClientID: "k", ClientSecret: "s", AllowAnyDingTalkUser: true, LoginHost: "http://127.0.0.1:9/sim/"}
 	if err := ok.Validate(); err != nil {
 		t.Error(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/dingoidc/dingoidc/upstream"
 	"github.com/dingoidc/dingoidc/upstream/dingtalk"
-	"github.com/dingoidc/dingoidc/upstream/simulator"
+	"github.com/dingoidc/dingoidc/upstream/dingtalksim"
 )
 
 // Apps and corp of the simulator's embedded fixture.
@@ -24,22 +24,42 @@ const (
 
 // simEnv is a provider talking to the DingTalk simulator.
 type simEnv struct {
-	sim *simulator.DingTalk
+	sim *dingtalksim.Server
 	srv *httptest.Server
 	p   *dingtalk.Provider
 }
 
 func newSimEnv(t *testing.T, appKey string) *simEnv {
 	t.Helper()
-	fx, err := simulator.DingTalkFixture()
+	return newSimEnvBehind(t, appKey, nil)
+}
+
+// newSimEnvBehind is newSimEnv with the simulator behind wrap (nil: none).
+func newSimEnvBehind(t *testing.T, appKey string, wrap func(http.Handler) http.Handler) *simEnv {
+	t.Helper()
+	return newSimEnvWith(t, appKey, nil, wrap)
+}
+
+// newSimEnvWith is newSimEnvBehind with the fixture changed by edit (nil:
+// none).
+func newSimEnvWith(t *testing.T, appKey string, edit func(*dingtalksim.Options), wrap func(http.Handler) http.Handler) *simEnv {
+	t.Helper()
+	fx, err := dingtalksim.Fixture()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := simulator.NewDingTalk(fx)
+	if edit != nil {
+		edit(&fx)
+	}
+	sim, err := dingtalksim.New(fx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if wrap != nil {
+		h = wrap(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	p, err := dingtalk.New(dingtalk.Config{
 		LoginHost: srv.URL, APIHost: srv.URL, OAPIHost: srv.URL,

@@ -25,6 +25,7 @@ type client struct {
 	key     string
 	secret  string
 	timeout time.Duration
+	offset  time.Duration // added to now for the signed timestamp
 	now     func() time.Time
 	nonces  *nonceSource
 }
@@ -68,7 +69,7 @@ func (c *client) do(ctx context.Context, method, path string, params url.Values)
 	if err != nil {
 		return nil, errors.New("cannot build the request")
 	}
-	now := c.now()
+	now := c.now().Add(c.offset)
 	ts, nonce := Timestamp(now), c.nonces.next(now)
 	req.Header.Set(HeaderAPIKey, c.key)
 	req.Header.Set(HeaderTimestamp, ts)
@@ -94,6 +95,16 @@ func (c *client) do(ctx context.Context, method, path string, params url.Values)
 		return nil, fmt.Errorf("request failed: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Not followed (New's client): the gateway never redirects an API
+		// call; a proxy or a wrong api_host does.
+		where := "elsewhere"
+		if u, err := resp.Location(); err == nil {
+			where = "to " + u.Scheme + "://" + u.Host
+		}
+		return nil, fmt.Errorf("http %d: %w", resp.StatusCode,
+			unexpected("redirected %s; signed calls are never redirected (check api_host)", where))
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		var ue *url.Error
@@ -109,6 +120,13 @@ func (c *client) do(ctx context.Context, method, path string, params url.Values)
 		return nil, fmt.Errorf("http %d: %w", resp.StatusCode, unexpected("answer larger than %d bytes", maxBody))
 	}
 	data, err := parseEnvelope(raw, c.redactor(sent))
+	var ge *GatewayError
+	if errors.As(err, &ge) && signatureRefused(ge) {
+		// The same answer for a wrong key pair and a clock the gateway
+		// finds off: name both for the operator.
+		err = fmt.Errorf("%w (the gateway refused the signature or its timestamp: check app_key and its secret, "+
+			"and the clock: this call was stamped %s with clock_offset %s)", err, ts, c.offset)
+	}
 	if resp.StatusCode >= 300 {
 		if err == nil {
 			err = unexpected("success envelope with a failure status")
@@ -116,6 +134,13 @@ func (c *client) do(ctx context.Context, method, path string, params url.Values)
 		return nil, fmt.Errorf("http %d: %w", resp.StatusCode, err)
 	}
 	return data, err
+}
+
+// signatureRefused reports a gateway error about the signature or its
+// timestamp (SignatureDoesNotMatch, OPF-B001-05-16-0009, InvalidTimeStamp…).
+func signatureRefused(ge *GatewayError) bool {
+	s := strings.ToLower(ge.Code + " " + ge.Message)
+	return ge.Code == "OPF-B001-05-16-0009" || strings.Contains(s, "signature") || strings.Contains(s, "timestamp")
 }
 
 // sensitiveParams are the parameters whose values never go into an error

@@ -3,7 +3,7 @@
 // (embedMode, see upstream.Embedder), or the in-app 免登 code from
 // dd.getAuthCode inside the 浙政钉 app. It speaks the open platform's signed
 // gateway (HMAC-SHA256 headers on every call, see Sign) and its two-layer
-// response envelope, as described in docs/UPSTREAMS.md §1.
+// response envelope, as described in docs/upstreams.md §1 (Zhezhengding).
 //
 // A login turns the scan code into the person with
 // /rpc/oauth2/getuserinfo_bycode.json (or /rpc/oauth2/dingtalk_app_user.json

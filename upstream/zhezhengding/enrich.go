@@ -23,14 +23,29 @@ const (
 	orgCacheMax = 10000
 )
 
+// orgPair is the key pair of the organisation lookups: the in-app
+// (micro-app) pair when configured, as real integrations use; else the
+// scan-login pair, which the gateway typically refuses there (300037
+// 没有组织的操作权限; docs/upstreams.md §1, More about the person).
+func (p *Provider) orgPair() *tokenSource {
+	if p.inApp != nil {
+		return p.inApp
+	}
+	return p.scan
+}
+
 // groups returns the names of the organisations the person holds a
 // position in, main job first. The mozi APIs take no access_token: the
-// gateway signature (scan-login app's pair) authenticates.
+// gateway signature (orgPair) authenticates. Every position is asked for
+// (the API returns the main job only unless told), active ones only.
 func (p *Provider) groups(ctx context.Context, tenantID int64, employeeCode string) ([]string, error) {
 	tenant := strconv.FormatInt(tenantID, 10)
-	data, err := p.scan.c.call(ctx, http.MethodPost, positionsPath, url.Values{
-		"employeeCode": {employeeCode},
-		"tenantId":     {tenant},
+	c := p.orgPair().c
+	data, err := c.call(ctx, http.MethodPost, positionsPath, url.Values{
+		"employeeCode":           {employeeCode},
+		"tenantId":               {tenant},
+		"employeePositionType":   {"EMPLOYEE_POSITION_ALL"},
+		"employeePositionStatus": {"A"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list positions: %w", err)
@@ -59,7 +74,7 @@ func (p *Provider) groups(ctx context.Context, tenantID int64, employeeCode stri
 
 	names, missing := p.orgs.lookup(tenant, codes, p.now())
 	if len(missing) > 0 {
-		data, err := p.scan.c.call(ctx, http.MethodPost, organizationsPath, url.Values{
+		data, err := c.call(ctx, http.MethodPost, organizationsPath, url.Values{
 			"organizationCodes": missing,
 			"tenantId":          {tenant},
 		})

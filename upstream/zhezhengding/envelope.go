@@ -18,6 +18,10 @@ const (
 	CodeInvalidCode = "240111"
 	// CodeInvalidToken: the app access token expired or is unknown.
 	CodeInvalidToken = "240133"
+	// CodeTokenNotCorrect: "accessToken not correct", the gateway's other
+	// answer to a stale app token (docs/upstreams.md §1, More about the
+	// person): treated like CodeInvalidToken.
+	CodeTokenNotCorrect = "250027"
 )
 
 // APIError is a business failure: the gateway accepted the call and the
@@ -63,6 +67,10 @@ func (e *GatewayError) Error() string {
 
 // ErrUnexpectedAnswer is an answer of a shape the client does not know.
 var ErrUnexpectedAnswer = errors.New("unexpected answer")
+
+// errNoData is a success without data: an unexpected answer, except from
+// a lookup of something that does not exist (getEmployeeByCode).
+var errNoData = errors.New("success without data")
 
 func unexpected(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnexpectedAnswer, fmt.Sprintf(format, args...))
@@ -184,7 +192,7 @@ func parseEnvelope(body []byte, redact func(string) string) (json.RawMessage, er
 		return nil, ge
 	}
 	if isNull(c.Data) {
-		return nil, unexpected("success without data")
+		return nil, fmt.Errorf("%w: %w", ErrUnexpectedAnswer, errNoData)
 	}
 	return c.Data, nil
 }

@@ -2,6 +2,7 @@ package zhezhengding
 
 import (
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -9,10 +10,18 @@ import (
 )
 
 // DefaultJSAPIURL is the 浙政钉 (gdt) JSAPI script the in-app (免登) login
-// page loads when Config.JSAPIURL is empty.
-const DefaultJSAPIURL = "https://g.alicdn.com/gdt/jsapi/1.9.22/index.js"
+// page loads when Config.JSAPIURL is empty: 1.9.43, a version production
+// pages load (the published package warns below 1.9.24; docs/upstreams.md
+// §1, In-app login).
+const DefaultJSAPIURL = "https://g.alicdn.com/gdt/jsapi/1.9.43/index.js"
 
 var _ upstream.InApp = (*Provider)(nil)
+
+// FromApp implements upstream.InApp: the 浙政钉 app's web view has
+// TaurusApp in its User-Agent (and often DingTalk too).
+func (p *Provider) FromApp(r *http.Request) bool {
+	return strings.Contains(r.UserAgent(), "TaurusApp")
+}
 
 // InAppScript implements upstream.InApp: in-app login works when the
 // in-app micro-app's pair (InAppKey) is configured. Its dd.getAuthCode

@@ -1,6 +1,7 @@
 package zhezhengding
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -51,5 +52,18 @@ func TestInAppConfigInvalid(t *testing.T) {
 				t.Errorf("Validate() = %v, want a problem with %s", err, c.key)
 			}
 		})
+	}
+}
+
+// TestDefaultJSAPIVersion: the default gdt JSAPI is a version production
+// pages load, not one below 1.9.24, under which the published package
+// warns (docs/upstreams.md §1, In-app login).
+func TestDefaultJSAPIVersion(t *testing.T) {
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(DefaultJSAPIURL, "https://g.alicdn.com/gdt/jsapi/%d.%d.%d/index.js", &major, &minor, &patch); err != nil {
+		t.Fatalf("DefaultJSAPIURL %s: %v", DefaultJSAPIURL, err)
+	}
+	if v := [3]int{major, minor, patch}; v != [3]int{1, 9, 35} && v != [3]int{1, 9, 43} {
+		t.Errorf("default JSAPI %d.%d.%d, want one seen in production (1.9.35 or 1.9.43)", major, minor, patch)
 	}
 }

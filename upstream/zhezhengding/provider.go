@@ -37,17 +37,27 @@ var (
 	_ upstream.Embedder = (*Provider)(nil)
 )
 
-// New makes a provider of a valid config. hc makes the API calls (nil: a
+// New makes a provider of a valid config, reading its secret files. hc makes the API calls (nil: a
 // new client; per-call timeouts come from cfg.Timeout), logger receives
 // warnings (nil: discarded), now is the clock (nil: time.Now).
 func New(cfg Config, hc *http.Client, logger *slog.Logger, now func() time.Time) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("zhezhengding config: %w", err)
 	}
+	cfg, err := cfg.readSecretFiles()
+	if err != nil {
+		return nil, fmt.Errorf("zhezhengding config: %w", err)
+	}
 	cfg = cfg.withDefaults()
 	if hc == nil {
 		hc = &http.Client{}
 	}
+	// Every call carries the AppKey, a signature and (the token call) the
+	// AppSecret: a redirect must never take them elsewhere
+	// (docs/upstreams.md §1, Request signing).
+	noRedirects := *hc
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc = &noRedirects
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -67,7 +77,7 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger, now func() time.Time)
 		return &tokenSource{
 			c: &client{
 				hc: hc, base: cfg.APIHost, key: key, secret: secret,
-				timeout: cfg.Timeout, now: now, nonces: nonces,
+				timeout: cfg.Timeout, offset: cfg.ClockOffset, now: now, nonces: nonces,
 			},
 			logger: logger,
 			app:    app,
@@ -157,7 +167,7 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 	if ac := callback.Get("auth_code"); ac != "" {
 		op, path, param, src, amr, code = "exchange in-app code", inAppUserPath, "auth_code", p.inApp, "app", ac
 		if src == nil {
-			return nil, fmt.Errorf("%s: %w: no in-app app (inapp_app_key) is configured", op, upstream.ErrUnavailable)
+			return nil, fmt.Errorf("%s: %w: no in-app app (inapp_app_key) is configured [%w]", op, upstream.ErrUnavailable, upstream.ErrMisconfigured)
 		}
 	}
 	if code == "" {
@@ -171,6 +181,9 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 	if err != nil {
 		if codeInvalid(err) {
 			return nil, fmt.Errorf("%s: %w: %w", op, upstream.ErrCodeInvalid, err)
+		}
+		if refusedConfig(err) {
+			return nil, fmt.Errorf("%s: %w: %w [%w]", op, upstream.ErrUnavailable, err, upstream.ErrMisconfigured)
 		}
 		return nil, fmt.Errorf("%s: %w: %w", op, upstream.ErrUnavailable, err)
 	}
@@ -191,7 +204,7 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 		switch {
 		case err != nil:
 			p.logger.Warn("organisations unavailable; logging in without groups",
-				"account_id", u.AccountID, "tenant_id", u.TenantID, "err", err)
+				"account_id", u.AccountID, "tenant_id", u.TenantID, "pair", p.orgPair().app, "code", errorCode(err), "err", err)
 		case len(groups) > 0:
 			u.Attributes["groups"] = groups
 		}
@@ -201,6 +214,31 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 		Attributes: u.Attributes,
 		AMR:        []string{amr},
 	}, nil
+}
+
+// refusedConfig tells whether the gateway refused dingoidc's own
+// configuration: the key pair (unknown apiKey, signature) or the clock of
+// its signed timestamps.
+func refusedConfig(err error) bool {
+	var ge *GatewayError
+	if !errors.As(err, &ge) {
+		return false
+	}
+	s := strings.ToLower(ge.Code + " " + ge.Message)
+	return signatureRefused(ge) || strings.Contains(s, "accesskey") || strings.Contains(s, "apikey")
+}
+
+// errorCode is the gateway's or the API's code in err ("" without one).
+func errorCode(err error) string {
+	var ae *APIError
+	var ge *GatewayError
+	switch {
+	case errors.As(err, &ae):
+		return ae.Code
+	case errors.As(err, &ge):
+		return ge.Code
+	}
+	return ""
 }
 
 // codeInvalid tells whether the gateway refused the login code as expired,

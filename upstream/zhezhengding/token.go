@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // tokenPath is the app access token API.
@@ -25,52 +27,55 @@ type tokenSource struct {
 	c      *client
 	logger *slog.Logger
 	app    string // "scan" or "in-app", for logs
+	sf     singleflight.Group
 
 	mu        sync.Mutex
 	token     string
 	refreshAt time.Time
 	expires   time.Time
-	flight    *tokenFlight
 }
 
-// tokenFlight is one refresh in progress; done closes when it ends.
-type tokenFlight struct {
-	done  chan struct{}
-	token string
-	err   error
+// cached returns the cached token when it is not yet due for a refresh.
+func (s *tokenSource) cached() (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.token != "" && s.c.now().Before(s.refreshAt) {
+		return s.token, true
+	}
+	return "", false
 }
 
 // get returns a token, fetching one if the cache has none or it is due.
+// Concurrent callers share one fetch; each stops waiting when its own ctx
+// ends.
 func (s *tokenSource) get(ctx context.Context) (string, error) {
-	s.mu.Lock()
-	now := s.c.now()
-	if s.token != "" && now.Before(s.refreshAt) {
-		tok := s.token
-		s.mu.Unlock()
+	if tok, ok := s.cached(); ok {
 		return tok, nil
 	}
-	f := s.flight
-	if f == nil {
-		f = &tokenFlight{done: make(chan struct{})}
-		s.flight = f
-		// The refresh belongs to every waiting caller: it must not end
-		// because the first one gave up. c.call bounds it with the timeout.
-		go s.refresh(context.WithoutCancel(ctx), f)
-	}
-	s.mu.Unlock()
-
+	// The refresh belongs to every waiting caller: it must not end because
+	// the first one gave up. c.call bounds it with the timeout.
+	ch := s.sf.DoChan("token", func() (any, error) {
+		// A caller that found the cache due just before the previous
+		// refresh stored its token must not fetch again.
+		if tok, ok := s.cached(); ok {
+			return tok, nil
+		}
+		return s.refresh(context.WithoutCancel(ctx))
+	})
 	select {
-	case <-f.done:
+	case r := <-ch:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
 	case <-ctx.Done():
 		return "", fmt.Errorf("get app token: %w", ctx.Err())
 	}
-	if f.err != nil {
-		return "", f.err
-	}
-	return f.token, nil
 }
 
-func (s *tokenSource) refresh(ctx context.Context, f *tokenFlight) {
+// refresh fetches a token and caches it; when the fetch fails while the
+// cached token is still valid, it returns that one.
+func (s *tokenSource) refresh(ctx context.Context) (string, error) {
 	tok, life, err := s.fetch(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -80,22 +85,19 @@ func (s *tokenSource) refresh(ctx context.Context, f *tokenFlight) {
 		s.token = tok
 		s.expires = now.Add(life)
 		s.refreshAt = now.Add(life * 4 / 5)
-		f.token = tok
 		s.logger.Debug("app token refreshed", "app", s.app, "expires_in", int64(life.Seconds()))
+		return tok, nil
 	case s.token != "" && now.Before(s.expires):
 		// Refreshed early and failed: the old token still works.
-		f.token = s.token
 		s.logger.Warn("app token refresh failed; using the current one until it expires",
 			"app", s.app, "expires_at", s.expires.UTC(), "err", err)
-	default:
-		f.err = err
+		return s.token, nil
 	}
-	s.flight = nil
-	close(f.done)
+	return "", err
 }
 
 // fetch asks the gateway for a token. The credentials go in a POST form
-// (UPSTREAMS.md: real clients do so), never in the URL, where gateway and
+// (docs/upstreams.md §1, /gettoken.json: real clients do so), never in the URL, where gateway and
 // proxy access logs would record the AppSecret.
 func (s *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
 	params := url.Values{"appkey": {s.c.key}, "appsecret": {s.c.secret}}
@@ -151,15 +153,17 @@ func parseToken(data json.RawMessage) (string, time.Duration, error) {
 }
 
 // errInvalidToken tells whether err is the gateway's "token expired or
-// unknown".
+// unknown" (240133) or "accessToken not correct" (250027): either way the
+// cached token is stale.
 func errInvalidToken(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && ae.Code == CodeInvalidToken
+	return errors.As(err, &ae) && (ae.Code == CodeInvalidToken || ae.Code == CodeTokenNotCorrect)
 }
 
 // callWithToken makes a POST call with access_token added to params. When
-// the gateway answers 240133 (token expired or unknown) the token is
-// dropped, a new one fetched and the call made once more.
+// the gateway answers 240133 (token expired or unknown) or 250027 (token
+// not correct) the token is dropped, a new one fetched and the call made
+// once more.
 func (s *tokenSource) callWithToken(ctx context.Context, path string, params url.Values) (json.RawMessage, error) {
 	tok, err := s.get(ctx)
 	if err != nil {
@@ -171,7 +175,9 @@ func (s *tokenSource) callWithToken(ctx context.Context, path string, params url
 	if !errInvalidToken(err) {
 		return data, err
 	}
-	s.logger.Info("app token refused by the gateway; refreshing it", "app", s.app, "path", path)
+	var ae *APIError
+	errors.As(err, &ae)
+	s.logger.Info("app token refused by the gateway; refreshing it", "app", s.app, "path", path, "code", ae.Code)
 	s.invalidate(tok)
 	if tok, err = s.get(ctx); err != nil {
 		return nil, err

@@ -1,7 +1,11 @@
 // Embedded QR login: the upstream's QR page runs in the frame and, once the
 // person has scanned, posts {code, state} to this window. Only a message
 // from the configured login host is accepted; the code then goes to our
-// callback exactly as a full-page redirect would bring it.
+// callback, with this page's own state, exactly as a full-page redirect
+// would bring it. Real 浙政钉 pages may post the code without a state
+// (public pages that embed the QR read only event.data.code; see
+// docs/upstreams.md §1): a message without one, or with an empty one, is
+// taken; one with another state is another login's and is ignored.
 (function () {
   "use strict";
   var box = document.getElementById("qr");
@@ -19,9 +23,8 @@
       try { data = JSON.parse(data); } catch (e) { return; }
     }
     if (!data || typeof data.code !== "string" || data.code === "") { return; }
-    // dingoidc always sends a state: a message without this page's own is
-    // not for this login.
-    if (data.state !== state) { return; }
+    var got = data.state;
+    if (got !== undefined && got !== null && got !== "" && got !== state) { return; }
     done = true;
     var target = new URL(callback, window.location.href);
     target.searchParams.set("code", data.code);

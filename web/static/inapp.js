@@ -15,11 +15,14 @@
   var fallback = document.getElementById("fallback");
   var done = false;
 
-  function fail() {
+  // fail shows the failure (text, or the page's generic failure text) and
+  // offers the QR login.
+  function fail(text) {
     if (done) { return; }
     done = true;
     box.setAttribute("data-result", "failed");
-    if (status) { status.textContent = box.getAttribute("data-failed-text"); }
+    if (typeof text !== "string" || text === "") { text = box.getAttribute("data-failed-text"); }
+    if (status) { status.textContent = text; }
     var title = document.getElementById("title");
     if (title) { title.textContent = box.getAttribute("data-failed-title"); }
     if (fallback) { fallback.className = "button"; fallback.focus(); }
@@ -42,28 +45,30 @@
     window.location.replace(target.toString());
   }
 
+  // The JSAPI script (jsapi_url) loaded nothing usable: blocked, a wrong
+  // URL, or not inside the app. Say so rather than just offering the QR.
   var dd = window.dd;
-  if (!dd) { fail(); return; }
+  if (!dd) { fail(box.getAttribute("data-nojsapi-text")); return; }
 
   function run() {
     try {
       var p;
       if (typeof dd.getAuthCode === "function") {
-        p = dd.getAuthCode({ corpId: corpId, success: finish, fail: fail });
+        p = dd.getAuthCode({ corpId: corpId, success: finish, fail: function () { fail(); } });
       } else if (dd.runtime && dd.runtime.permission && typeof dd.runtime.permission.requestAuthCode === "function") {
-        p = dd.runtime.permission.requestAuthCode({ corpId: corpId, onSuccess: finish, onFail: fail });
+        p = dd.runtime.permission.requestAuthCode({ corpId: corpId, onSuccess: finish, onFail: function () { fail(); } });
       } else {
         fail();
         return;
       }
-      if (p && typeof p.then === "function") { p.then(finish, fail); }
+      if (p && typeof p.then === "function") { p.then(finish, function () { fail(); }); }
     } catch (e) {
       fail();
     }
   }
 
-  if (typeof dd.error === "function") { dd.error(fail); }
+  if (typeof dd.error === "function") { dd.error(function () { fail(); }); }
   if (typeof dd.ready === "function") { dd.ready(run); } else { run(); }
   // The app answers at once; a JSAPI that never does leaves the QR login.
-  window.setTimeout(fail, 15000);
+  window.setTimeout(function () { fail(); }, 15000);
 })();

@@ -4,7 +4,7 @@
 const fs = require("fs");
 const src = fs.readFileSync(process.argv[2], "utf8");
 const mode = process.argv[3];
-const attrs = {"data-callback": "https://sso.example/login/dt/callback", "data-state": "ST.SIG", "data-corp-id": "corp1", "data-failed-text": "FAILED"};
+const attrs = {"data-callback": "https://sso.example/login/dt/callback", "data-state": "ST.SIG", "data-corp-id": "corp1", "data-failed-text": "FAILED", "data-nojsapi-text": "NOJSAPI"};
 const box = { getAttribute: k => attrs[k], setAttribute: (k, v) => { attrs[k] = v; } };
 const status = { textContent: "working" };
 const fallback = { className: "button secondary", focus() { this.focused = true; } };
