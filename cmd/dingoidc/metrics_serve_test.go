@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dingoidc/dingoidc/idp"
 )
 
 // TestServeMetricsListen: with metrics_listen, /metrics is served there
@@ -103,5 +108,38 @@ func TestMetricsAndRateLimitsConfig(t *testing.T) {
 	}
 	if m := c.MetricsServe.idp(); !m.Separate {
 		t.Errorf("metrics %+v", m)
+	}
+}
+
+// TestUpstreamCallsCounted: serve's upstreams get an HTTP client whose
+// calls are counted under the entry's id.
+func TestUpstreamCallsCounted(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, `{"code":"ServiceUnavailable","message":"down"}`, http.StatusServiceUnavailable)
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	yml := "issuer: https://sso.example.gov.cn\nupstreams:\n  - id: dt\n    type: dingtalk\n    name: 钉钉\n    client_id: dingabc\n    client_secret: s3cr3t\n    allow_any_dingtalk_user: true\n    api_host: " + api.URL + "\n    oapi_host: " + api.URL + "\n"
+	if err := os.WriteFile(p, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(p, func(k string) string { return map[string]string{"DINGOIDC_DATA_DIR": dir}[k] }, loadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := idp.NewMetrics()
+	cfg.upstreamMetrics = m
+	ups, err := cfg.buildUpstreams(t.Context(), upstreamDeps{HTTPClient: api.Client(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ups[0].Provider.Exchange(t.Context(), url.Values{"authCode": {"c0de"}, "code": {"c0de"}}, "https://sso.example.gov.cn/login/dt/callback"); err == nil {
+		t.Fatal("exchange against a failing API succeeded")
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `error="http_5xx",upstream="dt"}`) {
+		t.Errorf("the upstream's calls are not counted:\n%s", rec.Body.String())
 	}
 }
