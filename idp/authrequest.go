@@ -31,6 +31,7 @@ type authRequest struct {
 	MaxAge          *uint    `json:"ma,omitempty"`
 	HintSub         string   `json:"h,omitempty"` // subject of a valid id_token_hint
 	Locales         []string `json:"ul,omitempty"`
+	Legacy          bool     `json:"lg,omitempty"` // a legacy DingTalk SSO login (legacy.go)
 
 	// Set once the person has logged in.
 	Subject  string   `json:"sub,omitempty"`

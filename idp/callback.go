@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -64,7 +63,8 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 
-	ident, err := p.Exchange(ctx, r.Form, s.callbackURL(upID))
+	ident, err := p.Exchange(ctx, r.Form, s.upstreamReturnURL(a, upID))
+	s.health.record(upID, s.now(), err) // admin API: GET /upstreams
 	if !keepLoginCookie(err) {
 		s.clearCookie(w, cookieName, s.prefix+"/login/")
 	}
@@ -87,6 +87,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		CreatedAt: now, UpdatedAt: now, LastLoginAt: now,
 	})
 	if err != nil {
+		noteUnavailable(ctx, err)
 		log.ErrorContext(ctx, "save user", "err", err)
 		s.metrics.loginRefused(upID, a.ClientID, refusedStorage)
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
@@ -97,6 +98,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		log.InfoContext(ctx, "disabled user refused", "user_id", sub)
 		s.metrics.loginRefused(upID, a.ClientID, refusedDisabled)
 		s.errorPageFor(w, r, a, http.StatusForbidden, msgDisabled)
+		s.recordSignIn(ctx, storage.SignInEvent{UserID: sub, ClientID: a.ClientID, Upstream: upID, Result: SignInRefused, Reason: ReasonDisabled})
 		return
 	}
 	if a.HintSub != "" && a.HintSub != sub {
@@ -105,6 +107,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		log.InfoContext(ctx, "scanned person differs from id_token_hint", "user_id", sub)
 		s.metrics.loginRefused(upID, a.ClientID, refusedHintMismatch)
 		op.AuthRequestError(w, r, a, oidc.ErrLoginRequired().WithDescription("a different person logged in than the id_token_hint names"), s.provider)
+		s.recordSignIn(ctx, storage.SignInEvent{UserID: sub, ClientID: a.ClientID, Upstream: upID, Result: SignInRefused, Reason: ReasonHintMismatch})
 		return
 	}
 	sid := randomString(32)
@@ -123,6 +126,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
 			return
 		}
+		noteUnavailable(ctx, err)
 		if ctx.Err() != nil {
 			log.InfoContext(ctx, "client went away during login", "err", err)
 		} else {
@@ -133,9 +137,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	s.setCookie(w, cookieSession, sid, s.prefix+"/", s.cfg.SessionTTL)
-	s.metrics.loginCompleted(upID, a.ClientID)
-	log.InfoContext(ctx, "login completed", "user_id", sub)
-	s.complete(w, r, a, sub, now, amr, sess.IDHash, ls.Browser)
+	s.complete(w, r, a, signedIn{user: user, session: sess, browser: ls.Browser})
 }
 
 func (s *Server) upstreamFailure(w http.ResponseWriter, r *http.Request, log interface {
@@ -143,6 +145,7 @@ func (s *Server) upstreamFailure(w http.ResponseWriter, r *http.Request, log int
 	WarnContext(context.Context, string, ...any)
 }, a *authRequest, upID string, err error) {
 	ctx := r.Context()
+	s.recordUpstreamRefusal(ctx, a, upID, err)
 	if s.upstreamRefusal(w, r, log, a, upID, err) {
 		return
 	}
@@ -181,15 +184,20 @@ func subject(u *upstreamEntry, key string) string {
 	return u.ID + "_" + key
 }
 
-// complete marks the auth request done for this browser and hands it back
-// to op, which issues the code.
-func (s *Server) complete(w http.ResponseWriter, r *http.Request, a *authRequest, sub string, authTime time.Time, amr []string, session, browser []byte) {
+// complete is where every login ends: the client's access policy admits
+// the person or refuses them (admit, policy.go), the sign-in log records
+// it, and an admitted login is marked done for this browser and handed
+// back to op, which issues the code.
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, a *authRequest, in signedIn) {
+	if !s.admit(w, r, a, in) {
+		return
+	}
 	a.Nonce = randomString(16) // unique per completion: its codes share hash("code:"+Nonce)
-	a.Subject = sub
-	a.AuthTime = authTime.Unix()
-	a.AMR = amr
-	a.Session = session
-	a.Browser = browser
+	a.Subject = in.session.UserID
+	a.AuthTime = in.session.AuthTime.Unix()
+	a.AMR = in.session.AMR
+	a.Session = in.session.IDHash
+	a.Browser = in.browser
 	a.DoneAt = s.now().Unix()
 	id, err := s.seal.seal(purposeAuthRequest, a)
 	if err != nil {

@@ -2,8 +2,6 @@ package idp
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"net/url"
 	"slices"
@@ -14,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/dingoidc/dingoidc/idp/admin"
 	"github.com/dingoidc/dingoidc/storage"
 )
 
@@ -71,13 +70,7 @@ func (c *client) IsScopeAllowed(scope string) bool { return scope == ScopeGroups
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }
 
-func (c *client) checkSecret(secret string) bool {
-	if c.c.Public || len(c.c.SecretHash) == 0 {
-		return false
-	}
-	h := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(h[:], c.c.SecretHash) == 1
-}
+func (c *client) checkSecret(secret string) bool { return admin.SecretMatches(&c.c, secret) }
 
 func (c *client) allowsUpstream(id string) bool {
 	return len(c.c.Upstreams) == 0 || slices.Contains(c.c.Upstreams, id)
@@ -106,6 +99,9 @@ type clientCache struct {
 	// missing remembers unknown client ids for ttl, so junk /authorize
 	// traffic does not reach the database on every request.
 	missing map[string]time.Time
+	// builtin are clients that live in memory only (the admin console,
+	// adminsession.go); set before serving, read-only after.
+	builtin map[string]*client
 }
 
 // maxMissing bounds the negative cache (an attacker controls the ids).
@@ -138,7 +134,10 @@ func (cc *clientCache) snapshot(ctx context.Context) (map[string]*client, map[st
 	case r := <-ch:
 		cc.mu.Lock()
 		defer cc.mu.Unlock()
-		if r.Err != nil && cc.byID == nil {
+		// On error the old set is served, except while the database is
+		// unreachable: then the request fails early with a 503
+		// (unavailable.go) rather than after the person has scanned.
+		if r.Err != nil && (cc.byID == nil || errors.Is(r.Err, storage.ErrUnavailable)) {
 			return nil, nil, r.Err
 		}
 		return cc.byID, cc.origins, nil // on error: the old set
@@ -182,8 +181,12 @@ func (cc *clientCache) load(ctx context.Context) error {
 var errUnknownClient = errors.New("unknown client")
 
 func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
+	if c, ok := cc.builtin[id]; ok {
+		return c, nil
+	}
 	byID, _, err := cc.snapshot(ctx)
 	if err != nil {
+		noteUnavailable(ctx, err)
 		return nil, storageError(err, "load clients")
 	}
 	if c, ok := byID[id]; ok {
@@ -207,6 +210,7 @@ func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
 		return nil, unknown
 	}
 	if err != nil {
+		noteUnavailable(ctx, err)
 		return nil, storageError(err, "get client")
 	}
 	w := cc.wrap(*c)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dingoidc/dingoidc/idp/admin"
 	"github.com/dingoidc/dingoidc/idp/clientip"
 	"github.com/dingoidc/dingoidc/idp/keys"
 	"github.com/dingoidc/dingoidc/storage"
@@ -50,6 +51,11 @@ type Config struct {
 
 	Metrics    MetricsConfig // where /metrics is served (metrics_http.go)
 	RateLimits RateLimits    // ratelimit.go; zero buckets take the defaults
+	// Admin lists the console's admins (adminconfig.go).
+	Admin AdminConfig
+
+	SignInLog SignInLogConfig // retention and batching of the sign-in log (signinlog.go)
+	Branding  Branding        // name, logo and colour on the pages (branding.go)
 }
 
 // UpstreamConfig is one configured upstream.
@@ -112,6 +118,7 @@ func (c *Config) SetDefaults() {
 	def(&c.LoginTTL, DefaultLoginTTL)
 	def(&c.CodeTTL, DefaultCodeTTL)
 	def(&c.RefreshGrace, DefaultRefreshGrace)
+	c.SignInLog.setDefaults()
 	if c.DefaultAccessTokenFormat == "" {
 		c.DefaultAccessTokenFormat = DefaultAccessTokenFormat
 	}
@@ -167,7 +174,7 @@ func (c *Config) SettingProblems(name func(field string) string) []error {
 
 // ValidAccessTokenFormat reports whether f is an access token format: jwt,
 // opaque, or "" (the default).
-func ValidAccessTokenFormat(f string) bool { return f == "" || f == "jwt" || f == "opaque" }
+func ValidAccessTokenFormat(f string) bool { return admin.ValidAccessTokenFormat(f) }
 
 // validate checks a defaulted Config for New: everything SettingProblems
 // checks, and the issuer, master key and upstreams.
@@ -180,6 +187,8 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("master key must be 32 bytes"))
 	}
 	errs = append(errs, c.SettingProblems(nil)...)
+	errs = append(errs, c.SignInLog.Problems(nil)...)
+	errs = append(errs, c.Branding.Problems(nil)...)
 	if len(c.Upstreams) == 0 {
 		errs = append(errs, errors.New("at least one upstream is required"))
 	}

@@ -17,6 +17,9 @@
 //     asks the upstream for the identity, maps its claims (claims.go),
 //     saves the user and the SSO session and completes the request: a new
 //     sealed ID carrying subject, auth time, session and browser.
+//     Where a login completes, by a scan or the SSO session (complete,
+//     callback.go), the client's access policy admits or refuses the
+//     person and the sign-in log records it (policy.go, signinlog.go).
 //  4. /authorize/callback: checkBrowser (cookies.go) lets a completed
 //     request through only in the browser that started it; op issues the
 //     code, which is the sealed request encrypted again.
@@ -36,7 +39,17 @@
 //     and revokes its grants; it returns only to a registered
 //     post_logout_redirect_uri.
 //
-// Around them: clients.go caches registered apps (and answers CORS),
+// Legacy DingTalk SSO API (legacy.go): /dingtalk/authorize turns the old
+// service's request into an authorization request marked Legacy, so the
+// login above runs unchanged; the upstream returns through
+// /dingtalk/callback, and /dingtalk/token and /dingtalk/userinfo reuse
+// redeem, rotate and liveGrant.
+//
+// Around them: signinlog.go queues sign-in events and writes them in
+// batches, branding.go puts the organisation's name, logo and colour on
+// the pages, clients.go caches registered apps (and answers CORS),
+// adminapi*.go serve the admin API (docs/admin-api.md) and
+// adminsession.go the console's login through this provider,
 // middleware.go holds the HTTP wrappers, metrics*.go the Prometheus
 // registry (routes, logins, tokens, upstream API calls, database pool),
 // ratelimit.go the token buckets in front of login, callback and token

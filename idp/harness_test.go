@@ -178,6 +178,9 @@ func (e *env) addReplica(st storage.Store) *idp.Server {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	// Write the sign-in log before the store closes (its cleanup was
+	// registered first, so it runs after this one).
+	e.t.Cleanup(func() { _ = srv.Close(context.Background()) })
 	e.replicas = append(e.replicas, srv.Handler())
 	return srv
 }

@@ -33,9 +33,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	browser := s.browserBinding(w, r)
 
-	if sess, ok := s.currentSession(ctx, r); ok && s.sessionSatisfies(a, sess, c) {
-		s.metrics.loginSSO(sess.Upstream, c.c.ID)
-		s.complete(w, r, a, sess.UserID, sess.AuthTime, sess.AMR, sess.IDHash, browser)
+	if sess, user, ok := s.currentSessionUser(ctx, r); ok && s.sessionSatisfies(a, sess, c) {
+		s.complete(w, r, a, signedIn{user: user, session: sess, browser: browser, sso: true})
 		return
 	}
 	if a.promptNone() {
@@ -74,18 +73,25 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) currentSession(ctx context.Context, r *http.Request) (*storage.Session, bool) {
+	sess, _, ok := s.currentSessionUser(ctx, r)
+	return sess, ok
+}
+
+// currentSessionUser is the browser's live SSO session and its person.
+func (s *Server) currentSessionUser(ctx context.Context, r *http.Request) (*storage.Session, *storage.User, bool) {
 	c, err := r.Cookie(cookieSession)
 	if err != nil || c.Value == "" {
-		return nil, false
+		return nil, nil, false
 	}
-	sess, _, err := s.store.GetSession(ctx, hash(c.Value), s.now())
+	sess, user, err := s.store.GetSession(ctx, hash(c.Value), s.now())
 	if err != nil {
+		noteUnavailable(ctx, err) // a 503 page, not a new scan that cannot finish
 		if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrUserDisabled) {
 			s.log.WarnContext(ctx, "read SSO session", "err", err)
 		}
-		return nil, false
+		return nil, nil, false
 	}
-	return sess, true
+	return sess, user, true
 }
 
 // sessionSatisfies applies prompt=login, max_age and id_token_hint (A8).
@@ -112,7 +118,7 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRe
 		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
-	req := upstream.LoginRequest{State: s.signState(nonce), RedirectURI: s.callbackURL(upID), Locale: s.locale(r, a)}
+	req := upstream.LoginRequest{State: s.signState(nonce), RedirectURI: s.upstreamReturnURL(a, upID), Locale: s.locale(r, a)}
 	target, err := p.LoginURL(ctx, req)
 	if err != nil {
 		s.log.ErrorContext(ctx, "build upstream login URL", "upstream", upID, "err", err)

@@ -52,17 +52,17 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		confirmed := r.Method == http.MethodPost && hmac.Equal([]byte(f.Get("confirm")), []byte(s.logoutToken(c.Value)))
 		// A hint only stands for the person when it names this session's
 		// user: anybody holds some signed ID token of their own.
+		var sess *storage.Session // read once, for the hint and the sign-in log
 		if hinted && !confirmed {
-			sess, ok := s.currentSession(ctx, r)
+			var ok bool
+			sess, ok = s.currentSession(ctx, r)
 			hinted = ok && sess.UserID == hintSub
 		}
 		if !hinted && !confirmed {
 			s.logoutConfirmPage(w, r, s.logoutToken(c.Value), f, hintValid)
 			return
 		}
-		if err := s.store.DeleteSession(ctx, hash(c.Value), s.now()); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			s.log.WarnContext(ctx, "end session", "err", err)
-		}
+		s.endSession(ctx, r, c.Value, clientID, sess)
 	}
 	s.clearCookie(w, cookieSession, s.prefix+"/")
 

@@ -181,16 +181,19 @@ func (h ridHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
+	addPersonAttrs(ctx, &r)
 	return h.Handler.Handle(ctx, r)
 }
 func (h ridHandler) WithAttrs(a []slog.Attr) slog.Handler { return ridHandler{h.Handler.WithAttrs(a)} }
 func (h ridHandler) WithGroup(n string) slog.Handler      { return ridHandler{h.Handler.WithGroup(n)} }
 
-// unavailableAs503 answers 503 instead of op's 4xx when the error is
-// temporarily_unavailable (the database is unreachable), so clients retry
-// instead of treating the request as bad; and 401 for a bad bearer token.
+// unavailableAs503 answers 503 instead of op's 4xx when the request met an
+// unreachable database (unavailable.go) or the error is
+// temporarily_unavailable, so clients retry instead of treating the request
+// as bad; and 401 for a bad bearer token.
 func unavailableAs503(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, mark := withMark(r)
 		bw := &bufferedWriter{ResponseWriter: w}
 		h.ServeHTTP(bw, r)
 		status := bw.status
@@ -199,9 +202,9 @@ func unavailableAs503(h http.Handler) http.Handler {
 		}
 		body := bw.body.Bytes()
 		switch {
-		case status >= 400 && status < 500 && bytes.Contains(body, []byte(`"error":"temporarily_unavailable"`)):
-			status = http.StatusServiceUnavailable
-			w.Header().Set("Retry-After", "5")
+		case mark.hit.Load() || (status >= 400 && bytes.Contains(body, []byte(`"error":"temporarily_unavailable"`))):
+			writeUnavailableJSON(w)
+			return
 		case status == http.StatusForbidden && bytes.Contains(body, []byte(`"error":"invalid_token"`)):
 			// RFC 6750 §3.1: a bad token at userinfo is 401, not op's 403.
 			status = http.StatusUnauthorized

@@ -68,7 +68,18 @@ func (o opStorage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest
 }
 
 func (o opStorage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
-	s := o.s
+	a, err := o.s.openCode(code)
+	if err != nil {
+		return nil, err
+	}
+	if a.Legacy {
+		return nil, errors.New("a legacy API code is redeemed at /dingtalk/token only")
+	}
+	return a, nil
+}
+
+// openCode opens an authorization code: the completed request it carries.
+func (s *Server) openCode(code string) (*authRequest, error) {
 	payload, err := s.crypto.Decrypt(code)
 	if err != nil {
 		return nil, errors.New("code does not decrypt")
@@ -122,7 +133,7 @@ func (o opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 		s.metrics.tokenIssued(grantCode)
 		return tokenID(g.ID, 0, exp), r.refreshToken, exp, nil
 	case *refreshRequest:
-		token, gen, err := s.rotate(ctx, r)
+		token, gen, err := s.refreshTokens(ctx, r)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
@@ -144,12 +155,14 @@ func (o opStorage) RevokeToken(ctx context.Context, tokenOrID, _, clientID strin
 		return nil // RFC 7009: unknown tokens are not an error
 	}
 	if err != nil {
+		noteUnavailable(ctx, err)
 		return oidc.ErrServerError().WithParent(err)
 	}
 	if g.ClientID != clientID {
 		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
 	}
 	if err := s.store.RevokeGrant(ctx, g.ID, now); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		noteUnavailable(ctx, err)
 		return oidc.ErrServerError().WithParent(err)
 	}
 	return nil
@@ -227,7 +240,8 @@ func (o opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, 
 func (o opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, _ string) error {
 	g, u, exp, err := o.s.liveGrant(ctx, tokenID, subject)
 	if err != nil {
-		return err // op answers {"active": false}
+		noteUnavailable(ctx, err) // 503, not a false "active": false
+		return err                // op answers {"active": false}
 	}
 	resp.Expiration = oidc.FromTime(exp)
 	ui := new(oidc.UserInfo)

@@ -20,11 +20,12 @@ var (
 	msgDisabled       = message{"not_allowed_title", "disabled"}
 	msgUnavailable    = message{"unavailable_title", "unavailable"}
 	msgCodeExpired    = message{"code_expired_title", "code_expired"}
+	msgStorageDown    = message{"unavailable_title", "storage_unavailable"} // unavailable.go
 )
 
 // allMessages lists every message, for the test that each one exists.
 var allMessages = []message{msgNotFound, msgRequestExpired, msgLoginInvalid, msgOtherBrowser,
-	msgNotAllowed, msgDisabled, msgUnavailable, msgCodeExpired, msgMisconfigured, msgInAppCodeExpired}
+	msgNotAllowed, msgDisabled, msgUnavailable, msgCodeExpired, msgMisconfigured, msgInAppCodeExpired, msgStorageDown}
 
 func (s *Server) locale(r *http.Request, a *authRequest) string {
 	var ui []string

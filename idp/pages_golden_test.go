@@ -104,6 +104,14 @@ func pageCases(s *Server) []struct {
 		{"logout", 200, func(w http.ResponseWriter, r *http.Request, _ *authRequest) {
 			s.logoutConfirmPage(w, r, "CONFIRM-TOKEN", url.Values{"post_logout_redirect_uri": {"https://gitlab.example.gov.cn/"}, "state": {"st"}}, true)
 		}},
+		{"refused", 403, func(w http.ResponseWriter, r *http.Request, a *authRequest) {
+			s.renderRefused(w, r, a, gitlab, refusal{reason: ReasonPolicyGroups, person: "张三",
+				switchAccount: "/sso/login?id=AUTH-REQUEST-AGAIN&inapp=0", back: "/sso/login/denied?id=AUTH-REQUEST-DENIED"})
+		}},
+		{"refused_tenants", 403, func(w http.ResponseWriter, r *http.Request, a *authRequest) {
+			s.renderRefused(w, r, a, gitlab, refusal{reason: ReasonPolicyTenants, person: "周俊",
+				switchAccount: "/sso/login?id=AUTH-REQUEST-AGAIN&inapp=0", back: "/sso/login/denied?id=AUTH-REQUEST-DENIED"})
+		}},
 	}
 }
 
@@ -159,6 +167,8 @@ func TestPageHooks(t *testing.T) {
 		"error":        {`data-page="error"`, `data-error="request_expired"`, `id="request-id">req-0123456789abcdef<`},
 		"loggedout":    {`data-page="loggedout"`},
 		"logout":       {`data-page="logout"`, `id="logout-confirm"`, `method="post"`},
+		"refused": {`data-page="refused"`, `data-error="refused_policy_groups"`, `id="refused-app">GitLab 代码托管<`, `id="refused-person">张三<`,
+			`id="switch-account" href="/sso/login?id=AUTH-REQUEST-AGAIN&amp;inapp=0"`, `id="back-to-app" href="/sso/login/denied?id=AUTH-REQUEST-DENIED"`, `id="request-id"`},
 	}
 	for _, c := range pageCases(s) {
 		want, ok := hooks[c.name]
@@ -192,7 +202,8 @@ func TestMessagesExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := []string{"chooser_title", "embed_title", "inapp_title", "logged_out_title"}
+	keys := []string{"chooser_title", "embed_title", "inapp_title", "logged_out_title", "refused_title",
+		"refused_" + ReasonPolicyGroups, "refused_" + ReasonPolicyTenants}
 	for _, m := range allMessages {
 		keys = append(keys, m.title, m.text)
 	}

@@ -43,7 +43,8 @@ func (s *Server) nextSecret(refreshID string, gen int64, secret string) string {
 
 type refreshRequest struct {
 	grant     *storage.Grant
-	claims    map[string]any
+	claims    map[string]any // the person's, as of their last login
+	upstream  string
 	presented int64  // generation presented
 	secret    string // presented secret
 	scopes    []string
@@ -71,6 +72,7 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, op.ErrInvalidRefreshToken
 	case err != nil:
+		noteUnavailable(ctx, err) // op makes any error here invalid_grant
 		return nil, storageError(err, "find refresh token")
 	case g.Revoked():
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
@@ -86,6 +88,7 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 		// token (RFC 9700 §4.14.2). Revoke everything. A made-up secret
 		// never gets here, so nobody can revoke a grant by guessing.
 		if err := s.store.RevokeGrant(ctx, g.ID, now); err != nil {
+			noteUnavailable(ctx, err)
 			return nil, storageError(err, "revoke reused refresh token")
 		}
 		s.audit(ctx, "system", "grant.revoke_refresh_reuse", g.ID, map[string]any{"client_id": g.ClientID, "user_id": g.UserID})
@@ -98,7 +101,7 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	if err := s.revalidate(ctx, g, u); err != nil {
 		return nil, err
 	}
-	return &refreshRequest{grant: g, claims: decodeClaims(u.Claims), presented: gen, secret: secret, scopes: g.Scopes}, nil
+	return &refreshRequest{grant: g, claims: decodeClaims(u.Claims), upstream: u.Upstream, presented: gen, secret: secret, scopes: g.Scopes}, nil
 }
 
 // maxRefreshChain bounds the derivation genuineRefresh does (one HMAC a

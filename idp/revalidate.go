@@ -60,6 +60,7 @@ func (s *Server) revalidate(ctx context.Context, g *storage.Grant, u *storage.Us
 		}
 		s.audit(ctx, "system", "grant.revoke_upstream_leaver", g.ID, map[string]any{"client_id": g.ClientID, "user_id": u.ID})
 		log.InfoContext(ctx, "person gone or disabled upstream; grant revoked at refresh", "err", err)
+		s.recordSignIn(ctx, storage.SignInEvent{UserID: u.ID, ClientID: g.ClientID, Upstream: u.Upstream, Result: SignInRefreshRefused, Reason: ReasonUpstreamLeaver})
 		return oidc.ErrInvalidGrant().WithDescription("the person may no longer log in")
 	default:
 		log.WarnContext(ctx, "could not check the person with the upstream; keeping the grant", "err", err)

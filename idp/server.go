@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/cors"
@@ -47,6 +48,12 @@ type Server struct {
 	handler    http.Handler
 	clientIP   *clientip.Resolver // trusted_proxies: who the person is
 	limits     *rateLimiters      // nil: rate limits disabled (ratelimit.go)
+	draining   atomic.Bool        // shutting down: /readyz is 503 (SetDraining)
+	health     upstreamHealth     // last exchange per upstream (upstreamhealth.go)
+	signIns    *signInQueue       // the sign-in log's writer (signinlog.go)
+	logo       []byte             // branding (branding.go)
+	logoType   string
+	logoETag   string
 }
 
 type upstreamEntry struct {
@@ -91,6 +98,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.web, err = web.New(); err != nil {
 		return nil, err
 	}
+	if err := s.setBranding(cfg.Branding); err != nil {
+		return nil, err
+	}
+	s.signIns = newSignInQueue(deps.Store, s.log, cfg.SignInLog)
 	if s.seal, err = newSealer(keys.Derive(cfg.MasterKey, "auth-requests")); err != nil {
 		return nil, err
 	}
@@ -164,31 +175,35 @@ func (s *Server) routes() http.Handler {
 	opHandler := s.provider
 
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
-	mux.Handle("GET /authorize", s.withRequestURI(opHandler))
-	mux.Handle("POST /authorize", s.withRequestURI(opHandler))
-	mux.Handle("GET /authorize/callback", s.checkBrowser(opHandler))
+	mux.Handle("GET /authorize", s.pageUnavailable(s.withRequestURI(opHandler)))
+	mux.Handle("POST /authorize", s.pageUnavailable(s.withRequestURI(opHandler)))
+	mux.Handle("GET /authorize/callback", s.pageUnavailable(s.checkBrowser(opHandler)))
 	mux.Handle("POST /oauth/token", noStore(unavailableAs503(withRawBasic(opHandler))))
-	mux.Handle("POST /oauth/introspect", noStore(withRawBasic(opHandler)))
-	mux.Handle("POST /revoke", noStore(withRawBasic(opHandler)))
+	mux.Handle("POST /oauth/introspect", noStore(unavailableAs503(withRawBasic(opHandler))))
+	mux.Handle("POST /revoke", noStore(unavailableAs503(withRawBasic(opHandler))))
 	mux.Handle("GET /userinfo", noStore(unavailableAs503(opHandler)))
 	mux.Handle("POST /userinfo", noStore(unavailableAs503(opHandler)))
 	mux.HandleFunc("/userinfo/", jsonNotFound)
 	mux.Handle("GET /keys", cacheFor(5*time.Minute, opHandler))
-	mux.HandleFunc("GET /end_session", s.handleEndSession)
-	mux.HandleFunc("POST /end_session", s.handleEndSession)
+	mux.Handle("GET /end_session", s.pageUnavailable(http.HandlerFunc(s.handleEndSession)))
+	mux.Handle("POST /end_session", s.pageUnavailable(http.HandlerFunc(s.handleEndSession)))
 	mux.HandleFunc("/oauth/token", methodNotAllowed("POST"))
 	mux.HandleFunc("/oauth/introspect", methodNotAllowed("POST"))
 	mux.HandleFunc("/revoke", methodNotAllowed("POST"))
 	mux.HandleFunc("/userinfo", methodNotAllowed("GET, POST"))
+	s.mountLegacyAPI(mux)
 
-	mux.HandleFunc("GET /login", s.handleLogin)
-	mux.HandleFunc("GET /login/{upstream}/callback", s.handleUpstreamCallback)
-	mux.HandleFunc("POST /login/{upstream}/callback", s.handleUpstreamCallback)
+	mux.Handle("GET /login", s.pageUnavailable(http.HandlerFunc(s.handleLogin)))
+	mux.Handle("GET /login/{upstream}/callback", s.pageUnavailable(http.HandlerFunc(s.handleUpstreamCallback)))
+	mux.Handle("POST /login/{upstream}/callback", s.pageUnavailable(http.HandlerFunc(s.handleUpstreamCallback)))
+	s.mountPolicy(mux) // refusal's way back, branding logo
 
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", s.metricsEndpoint())
+	s.mountAdminAPI(mux) // adminapi.go, adminsession.go
+	s.mountConsole(mux)  // console.go
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, msgNotFound)
 	})
@@ -209,7 +224,7 @@ func (s *Server) routes() http.Handler {
 	if s.prefix != "" {
 		h = http.StripPrefix(s.prefix, h)
 	}
-	return s.clientIP.Middleware(s.observe(h))
+	return s.clientIP.Middleware(withUserAgent(s.observe(h)))
 }
 
 // corsPaths are the endpoints a browser app (SPA) calls directly.
@@ -265,6 +280,10 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
@@ -292,6 +311,7 @@ func (s *Server) Run(ctx context.Context, gcEvery time.Duration) {
 }
 
 func (s *Server) collectGarbage(ctx context.Context) {
+	s.pruneSignIns(ctx)
 	n, err := s.store.DeleteExpired(ctx, s.now())
 	if err != nil {
 		s.log.WarnContext(ctx, "delete expired rows", "err", err)

@@ -128,7 +128,13 @@ func scanAs(t *testing.T, b *browser, authURL, person string) (*http.Response, s
 		if code == nil {
 			t.Fatalf("the framed QR posted no code: %.400s", posted)
 		}
-		return b.get(callback + "?" + url.Values{"code": {code[1]}, "state": {state}}.Encode())
+		// As embed.js does: the callback may carry a query already.
+		cb, _ := url.Parse(callback)
+		cq := cb.Query()
+		cq.Set("code", code[1])
+		cq.Set("state", state)
+		cb.RawQuery = cq.Encode()
+		return b.get(cb.String())
 	}
 	link, _ := resp.Request.URL.Parse(pick(page))
 	return b.get(link.String())

@@ -35,7 +35,7 @@ var matcher = language.NewMatcher([]language.Tag{language.SimplifiedChinese, lan
 
 // Pages every Renderer has: the names idp renders, and the value of the
 // data-page attribute on each page's <main>.
-var Pages = []string{"error", "chooser", "embed", "loggedout", "logout", "inapp"}
+var Pages = []string{"error", "chooser", "embed", "loggedout", "logout", "inapp", "refused"}
 
 // msgRef finds the message keys a template names literally ({{t "key"}}).
 var msgRef = regexp.MustCompile(`\bt "([A-Za-z0-9_]+)"`)
@@ -44,6 +44,7 @@ var msgRef = regexp.MustCompile(`\bt "([A-Za-z0-9_]+)"`)
 type Renderer struct {
 	pages    map[string]*template.Template
 	messages map[string]map[string]string
+	brand    Brand // set once, before the first Render (SetBrand)
 }
 
 // New parses every template and message file; a missing or broken one fails
@@ -93,7 +94,7 @@ func newFrom(files fs.FS) (*Renderer, error) {
 				}
 			}
 		}
-		t, err := template.New("layout.html").Funcs(template.FuncMap{"t": func(string) string { return "" }}).
+		t, err := template.New("layout.html").Funcs(template.FuncMap{"t": func(string) string { return "" }, "site": func() string { return "" }}).
 			ParseFS(files, "templates/layout.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", n, err)
@@ -151,6 +152,8 @@ type Page struct {
 	Data  map[string]any
 	// Name is the page's name (data-page on <main>); Render sets it.
 	Name string
+	// Brand is the Renderer's (SetBrand); Render sets it.
+	Brand Brand
 }
 
 // Render writes page with status. It renders into a buffer first, so a
@@ -160,7 +163,7 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p Page
 	if !ok {
 		return fmt.Errorf("web: no page %q", name)
 	}
-	p.Name = name
+	p.Name, p.Brand = name, r.brand
 	msgs := r.messages[p.Locale]
 	if msgs == nil {
 		p.Locale, msgs = Locales[0], r.messages[Locales[0]]
@@ -169,12 +172,16 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p Page
 	if err != nil {
 		return err
 	}
+	site := r.brand.Name
+	if site == "" {
+		site = msgs["site_name"]
+	}
 	t.Funcs(template.FuncMap{"t": func(key string) string {
 		if m, ok := msgs[key]; ok {
-			return m
+			return strings.ReplaceAll(m, "{site}", site)
 		}
 		return key
-	}})
+	}, "site": func() string { return site }})
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)

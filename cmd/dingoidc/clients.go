@@ -2,40 +2,23 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/dingoidc/dingoidc/idp/admin"
 	"github.com/dingoidc/dingoidc/storage"
 )
 
-// Audit actors.
-const (
-	actorCLI    = "cli"
-	actorConfig = "config"
-)
+// Audit actors (idp/admin).
+const actorCLI = admin.ActorCLI
 
-// audit appends an audit event; details must hold no secret.
+// audit appends an audit event (idp/admin.Audit); details must hold no
+// secret.
 func audit(ctx context.Context, st storage.Store, now time.Time, actor, action, target string, details any) error {
-	var d []byte
-	if details != nil {
-		var err error
-		if d, err = json.Marshal(details); err != nil {
-			return fmt.Errorf("audit %s: %w", action, err)
-		}
-	} else {
-		d = []byte("{}")
-	}
-	err := st.AppendAudit(ctx, &storage.AuditEvent{
-		Time: now.UTC(), Actor: actor, Action: action, Target: target, Details: d,
-	})
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	return nil
+	return admin.Audit(ctx, st, now, actor, action, target, details)
 }
 
 // getClient loads a client, translating ErrNotFound.
@@ -67,7 +50,7 @@ func (c *cli) clientCreate(ctx context.Context, name string, args []string) erro
 		now := c.now().UTC()
 		cl := &storage.Client{ID: *f.id, CreatedAt: now, UpdatedAt: now}
 		if cl.ID == "" {
-			cl.ID = newClientID()
+			cl.ID = admin.NewClientID()
 		}
 		f.apply(fs, cl)
 		if cl.Name == "" {
@@ -81,15 +64,15 @@ func (c *cli) clientCreate(ctx context.Context, name string, args []string) erro
 		}
 		var secret Secret
 		if !cl.Public {
-			secret = newClientSecret()
-			cl.SecretHash = hashSecret(secret)
+			secret = Secret(admin.NewSecret())
+			cl.SecretHash = admin.HashSecret(secret.Value())
 		}
 		if err := st.CreateClient(ctx, cl); errors.Is(err, storage.ErrConflict) {
 			return fmt.Errorf("client %q already exists", cl.ID)
 		} else if err != nil {
 			return fmt.Errorf("create client: %w", err)
 		}
-		if err := audit(ctx, st, now, actorCLI, "client.create", cl.ID, clientDetails(cl)); err != nil {
+		if err := audit(ctx, st, now, actorCLI, "client.create", cl.ID, admin.Details(cl)); err != nil {
 			return err
 		}
 		if cl.Public {
@@ -195,8 +178,8 @@ func (c *cli) clientUpdate(ctx context.Context, name string, args []string) erro
 		var secret Secret
 		switch {
 		case wasPublic && !cl.Public:
-			secret = newClientSecret()
-			cl.SecretHash = hashSecret(secret)
+			secret = Secret(admin.NewSecret())
+			cl.SecretHash = admin.HashSecret(secret.Value())
 		case !wasPublic && cl.Public:
 			cl.SecretHash = nil
 		}
@@ -206,7 +189,7 @@ func (c *cli) clientUpdate(ctx context.Context, name string, args []string) erro
 		} else if err != nil {
 			return fmt.Errorf("update client: %w", err)
 		}
-		details := clientDetails(cl)
+		details := admin.Details(cl)
 		details["changed"] = changed
 		if err := audit(ctx, st, cl.UpdatedAt, actorCLI, "client.update", cl.ID, details); err != nil {
 			return err
@@ -272,8 +255,8 @@ func (c *cli) clientRotateSecret(ctx context.Context, name string, args []string
 		if cl.Public {
 			return fmt.Errorf("client %q is public: it has no secret", cl.ID)
 		}
-		secret := newClientSecret()
-		cl.SecretHash = hashSecret(secret)
+		secret := Secret(admin.NewSecret())
+		cl.SecretHash = admin.HashSecret(secret.Value())
 		cl.UpdatedAt = c.now().UTC()
 		if err := st.UpdateClient(ctx, cl); err != nil {
 			return fmt.Errorf("rotate client secret: %w", err)

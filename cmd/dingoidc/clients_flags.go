@@ -20,6 +20,9 @@ type clientView struct {
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
 	Upstreams              []string  `json:"upstreams"` // empty: all
 	AccessTokenFormat      string    `json:"access_token_format,omitempty"`
+	AllowedGroups          []string  `json:"allowed_groups"`  // empty: everyone
+	AllowedTenants         []string  `json:"allowed_tenants"` // empty: every tenant
+	LegacyAPI              bool      `json:"legacy_api"`
 	Static                 bool      `json:"static"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
@@ -34,6 +37,9 @@ func viewClient(cl *storage.Client) clientView {
 		PostLogoutRedirectURIs: nonNil(cl.PostLogoutRedirectURIs),
 		Upstreams:              nonNil(cl.Upstreams),
 		AccessTokenFormat:      cl.AccessTokenFormat,
+		AllowedGroups:          nonNil(cl.AllowedGroups),
+		AllowedTenants:         nonNil(cl.AllowedTenants),
+		LegacyAPI:              cl.LegacyAPI,
 		Static:                 cl.Static,
 		CreatedAt:              cl.CreatedAt.UTC(),
 		UpdatedAt:              cl.UpdatedAt.UTC(),
@@ -43,12 +49,13 @@ func viewClient(cl *storage.Client) clientView {
 // clientFlags are the flags of client create and client update.
 type clientFlags struct {
 	id, name, format         *string
-	public                   *bool
+	public, legacy           *bool
 	redirects, postLogout, u *stringList
+	groups, tenants          *stringList
 }
 
 func addClientFlags(fs *flagSet, withID bool) *clientFlags {
-	f := &clientFlags{redirects: &stringList{}, postLogout: &stringList{}, u: &stringList{}}
+	f := &clientFlags{redirects: &stringList{}, postLogout: &stringList{}, u: &stringList{}, groups: &stringList{}, tenants: &stringList{}}
 	if withID {
 		f.id = fs.String("id", "", "client `ID` (letters, digits, - . _ ~); generated if absent")
 	}
@@ -57,6 +64,9 @@ func addClientFlags(fs *flagSet, withID bool) *clientFlags {
 	fs.Var(f.postLogout, "post-logout-redirect-uri", "post-logout redirect `URI` (repeatable)")
 	f.public = fs.Bool("public", false, "public client (no secret; PKCE required), e.g. a SPA or CLI")
 	fs.Var(f.u, "upstream", "allowed upstream `ID` (repeatable; none: all upstreams)")
+	fs.Var(f.groups, "allowed-group", "only members of `GROUP` may use the app (repeatable; none: everyone)")
+	fs.Var(f.tenants, "allowed-tenant", "only people of Zhezhengding `TENANT` may use the app (repeatable; none: every tenant)")
+	f.legacy = fs.Bool("legacy-api", false, "allow the app the legacy DingTalk SSO endpoints (<issuer>/dingtalk/...)")
 	f.format = fs.String("access-token-format", "", "access token `FORMAT`: jwt or opaque (default: the config's)")
 	return f
 }
@@ -88,24 +98,23 @@ func (f *clientFlags) apply(fs *flagSet, cl *storage.Client) []string {
 		cl.Upstreams = f.u.values
 		changed = append(changed, "upstreams")
 	}
+	if set["allowed-group"] && !slices.Equal(f.groups.values, cl.AllowedGroups) {
+		cl.AllowedGroups = f.groups.values
+		changed = append(changed, "allowed_groups")
+	}
+	if set["allowed-tenant"] && !slices.Equal(f.tenants.values, cl.AllowedTenants) {
+		cl.AllowedTenants = f.tenants.values
+		changed = append(changed, "allowed_tenants")
+	}
+	if set["legacy-api"] && *f.legacy != cl.LegacyAPI {
+		cl.LegacyAPI = *f.legacy
+		changed = append(changed, "legacy_api")
+	}
 	if set["access-token-format"] && *f.format != cl.AccessTokenFormat {
 		cl.AccessTokenFormat = *f.format
 		changed = append(changed, "access_token_format")
 	}
 	return changed
-}
-
-// clientDetails is what the audit log records of a client.
-func clientDetails(cl *storage.Client) map[string]any {
-	return map[string]any{
-		"name":                      cl.Name,
-		"public":                    cl.Public,
-		"redirect_uris":             nonNil(cl.RedirectURIs),
-		"post_logout_redirect_uris": nonNil(cl.PostLogoutRedirectURIs),
-		"upstreams":                 nonNil(cl.Upstreams),
-		"access_token_format":       cl.AccessTokenFormat,
-		"static":                    cl.Static,
-	}
 }
 
 // printClient writes one client as a two-column table, then the extra
@@ -131,6 +140,9 @@ func printClient(w io.Writer, cl *storage.Client, extra ...[2]string) error {
 		fmt.Fprintf(tw, "%s\t%s\n", label(i, "POST-LOGOUT URIS"), u)
 	}
 	fmt.Fprintf(tw, "UPSTREAMS\t%s\n", ups)
+	fmt.Fprintf(tw, "ALLOWED GROUPS\t%s\n", allOr(v.AllowedGroups))
+	fmt.Fprintf(tw, "ALLOWED TENANTS\t%s\n", allOr(v.AllowedTenants))
+	fmt.Fprintf(tw, "LEGACY API\t%t\n", v.LegacyAPI)
 	fmt.Fprintf(tw, "ACCESS TOKEN\t%s\n", orDash(v.AccessTokenFormat))
 	fmt.Fprintf(tw, "STATIC\t%t\n", v.Static)
 	fmt.Fprintf(tw, "CREATED\t%s\n", formatTime(v.CreatedAt))
@@ -159,4 +171,12 @@ func (c *cli) printSecret(o *cmdOptions, cl *storage.Client, secret Secret) erro
 		}{viewClient(cl), secret.Value()})
 	}
 	return printClient(c.stdout, cl, [2]string{"SECRET", secret.Value()})
+}
+
+// allOr joins a policy list, "all" when it is empty (no restriction).
+func allOr(list []string) string {
+	if len(list) == 0 {
+		return "all"
+	}
+	return strings.Join(list, ", ")
 }

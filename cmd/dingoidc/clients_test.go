@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dingoidc/dingoidc/idp/admin"
 	"github.com/dingoidc/dingoidc/storage"
 	"github.com/dingoidc/dingoidc/storage/sqlite"
 )
@@ -47,7 +48,7 @@ func createdSecret(t *testing.T, r result) string {
 	if !strings.Contains(r.stderr, "shown only this once") {
 		t.Errorf("no warning on stderr: %q", r.stderr)
 	}
-	if len(secret) != 43 || !isUnreserved(secret) {
+	if len(secret) != 43 || !admin.IsUnreserved(secret) {
 		t.Errorf("secret %q is not 32 bytes of base64url", secret)
 	}
 	return secret
@@ -137,7 +138,7 @@ func TestClientCreateJSONAndGeneratedID(t *testing.T) {
 		Client       clientView `json:"client"`
 		ClientSecret string     `json:"client_secret"`
 	}](t, r.stdout)
-	if len(out.Client.ID) != 16 || !isUnreserved(out.Client.ID) || out.Client.Name != out.Client.ID {
+	if len(out.Client.ID) != 16 || !admin.IsUnreserved(out.Client.ID) || out.Client.Name != out.Client.ID {
 		t.Errorf("generated id %q, name %q", out.Client.ID, out.Client.Name)
 	}
 	if strings.Count(r.stdout, out.ClientSecret) != 1 || len(out.ClientSecret) != 43 {

@@ -37,10 +37,13 @@ type FileConfig struct {
 	Upstreams         []UpstreamEntry `yaml:"upstreams" json:"upstreams"`
 	Clients           []StaticClient  `yaml:"clients" json:"clients"`
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
+	ShutdownGrace     Duration        `yaml:"shutdown_grace" json:"shutdown_grace,omitempty"` // serve_faults.go
+	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"`                   // config_admin.go
 
 	TLSConfig    `yaml:",inline"`   // tls_cert_file, tls_key_file: serve https (tls.go)
 	MetricsServe MetricsServeConfig `yaml:",inline"`                        // metrics_listen, metrics_public (config_metrics.go)
 	RateLimits   RateLimitsConfig   `yaml:"rate_limits" json:"rate_limits"` // config_ratelimits.go
+	SiteConfig   `yaml:",inline"`   // branding, signin_log_retention (config_site.go)
 
 	path    string            // the file read; "" when none
 	dev     bool              // serve --dev
@@ -56,6 +59,9 @@ type StorageConfig struct {
 	DSN     Secret `yaml:"dsn" json:"dsn,omitempty"`           // postgres
 	DSNFile string `yaml:"dsn_file" json:"dsn_file,omitempty"` // postgres, file holding the DSN
 	Path    string `yaml:"path" json:"path,omitempty"`         // sqlite file; default <data_dir>/dingoidc.sqlite
+	// ConnectTimeout: how long serve keeps retrying an unreachable
+	// database at start (serve_faults.go); default 60s.
+	ConnectTimeout Duration `yaml:"connect_timeout" json:"connect_timeout,omitempty"`
 }
 
 // TokensConfig holds lifetimes.
@@ -120,6 +126,9 @@ type StaticClient struct {
 	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris" json:"post_logout_redirect_uris,omitempty"`
 	Upstreams              []string `yaml:"upstreams" json:"upstreams,omitempty"`
 	AccessTokenFormat      string   `yaml:"access_token_format" json:"access_token_format,omitempty"`
+	AllowedGroups          []string `yaml:"allowed_groups" json:"allowed_groups,omitempty"`
+	AllowedTenants         []string `yaml:"allowed_tenants" json:"allowed_tenants,omitempty"`
+	LegacyAPI              bool     `yaml:"legacy_api" json:"legacy_api,omitempty"`
 }
 
 // loadOptions say what the config is loaded for.
@@ -359,6 +368,10 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	ic := c.tokenSettings()
 	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
 	ic.Metrics, ic.RateLimits = c.MetricsServe.idp(), c.RateLimits.idp(c.dev)
+	ic.Admin = c.Admin.idpAdmin()
+	if err := c.SiteConfig.apply(&ic); err != nil {
+		return idp.Config{}, err
+	}
 	return ic, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dingoidc/dingoidc/idp"
+	"github.com/dingoidc/dingoidc/idp/admin"
 )
 
 // upstreamIDRE is the form of an upstream id (idp owns the rule).
@@ -45,6 +46,7 @@ func (c *FileConfig) Validate(serve bool) error {
 	}
 	errs = append(errs, c.TLSConfig.problems()...)
 	errs = append(errs, append(c.MetricsServe.problems(), c.RateLimits.problems()...)...)
+	errs = append(errs, c.SiteConfig.problems()...)
 
 	// Storage.
 	switch c.Storage.Driver {
@@ -143,6 +145,8 @@ func (c *FileConfig) Validate(serve bool) error {
 		}
 	}
 
+	errs = append(errs, c.Admin.problems()...)
+
 	// Static clients.
 	clientIDs := map[string]bool{}
 	for i, sc := range c.Clients {
@@ -150,25 +154,21 @@ func (c *FileConfig) Validate(serve bool) error {
 		if sc.ID != "" {
 			k = fmt.Sprintf("clients[%d] (%s)", i, sc.ID)
 		}
-		if err := checkClientID(sc.ID); err != nil {
-			add(k+".id", "%v", err)
-		} else if clientIDs[sc.ID] {
+		rules := admin.Rules{Upstreams: []string{}}
+		for id := range upstreamIDs {
+			rules.Upstreams = append(rules.Upstreams, id)
+		}
+		for _, fe := range admin.CheckClient(sc.client(), rules) {
+			key := k + "." + fe.Field
+			if fe.Index >= 0 {
+				key = fmt.Sprintf("%s[%d]", key, fe.Index)
+			}
+			add(key, "%s", fe.Msg)
+		}
+		if sc.ID != "" && clientIDs[sc.ID] {
 			add(k+".id", "%q is used twice", sc.ID)
 		}
 		clientIDs[sc.ID] = true
-		if len(sc.RedirectURIs) == 0 {
-			add(k+".redirect_uris", "at least one is required")
-		}
-		for j, u := range sc.RedirectURIs {
-			if err := checkRedirectURI(u); err != nil {
-				add(fmt.Sprintf("%s.redirect_uris[%d]", k, j), "%v", err)
-			}
-		}
-		for j, u := range sc.PostLogoutRedirectURIs {
-			if err := checkRedirectURI(u); err != nil {
-				add(fmt.Sprintf("%s.post_logout_redirect_uris[%d]", k, j), "%v", err)
-			}
-		}
 		switch {
 		case sc.Public && (sc.Secret != "" || sc.SecretFile != ""):
 			add(k+".secret", "a public client has no secret (remove secret/secret_file or public)")
@@ -185,14 +185,6 @@ func (c *FileConfig) Validate(serve bool) error {
 				}
 				add(key, "%v", err)
 			}
-		}
-		for _, up := range sc.Upstreams {
-			if !upstreamIDs[up] {
-				add(k+".upstreams", "unknown upstream %q", up)
-			}
-		}
-		if !idp.ValidAccessTokenFormat(sc.AccessTokenFormat) {
-			add(k+".access_token_format", "unknown format %q (want jwt or opaque)", sc.AccessTokenFormat)
 		}
 	}
 	return errors.Join(errs...)
@@ -225,20 +217,7 @@ func (sc StaticClient) secret() (Secret, error) {
 			return "", err
 		}
 	}
-	return s, checkClientSecret(s.Value())
-}
-
-// checkClientSecret demands a long secret of unreserved characters: apps
-// differ on whether they URL-encode the secret in HTTP Basic auth, and only
-// for such a secret do both decodings agree.
-func checkClientSecret(s string) error {
-	if len(s) < 16 {
-		return fmt.Errorf("secret is %d characters; want at least 16 (32 random bytes as base64url is best)", len(s))
-	}
-	if !isUnreserved(s) {
-		return errors.New("secret may only use letters, digits and - . _ ~ (some apps do not URL-encode it in Basic auth)")
-	}
-	return nil
+	return s, admin.CheckClientSecret(s.Value())
 }
 
 // unjoin splits an errors.Join result (recursively) into its errors.

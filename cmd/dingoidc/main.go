@@ -65,6 +65,9 @@ func commands() []command {
 		{"user list", "list users", (*cli).userList},
 		{"user disable", "disable a user, ending its sessions and grants", (*cli).userDisable},
 		{"user enable", "enable a disabled user", (*cli).userEnable},
+		{"admin token create", "create an admin API token (--name, --scope read|write, --ttl); shown once", (*cli).adminTokenCreate},
+		{"admin token list", "list admin API tokens", (*cli).adminTokenList},
+		{"admin token revoke", "revoke an admin API token", (*cli).adminTokenRevoke},
 		{"config check", "validate the config and print a summary without secrets", (*cli).configCheck},
 		{"upstream check", "check the upstreams against the real services before going live", (*cli).upstreamCheck},
 		{"simulate", "run the Zhezhengding (浙政钉) simulator standalone", func(c *cli, ctx context.Context, _ string, args []string) error {
@@ -111,6 +114,9 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		}
 		if len(args) > 1 && cmd.name == group+" "+args[1] {
 			return cmd.run(c, ctx, cmd.name, args[2:])
+		}
+		if len(args) > 2 && cmd.name == group+" "+args[1]+" "+args[2] { // admin token create
+			return cmd.run(c, ctx, cmd.name, args[3:])
 		}
 	}
 	var inGroup bool

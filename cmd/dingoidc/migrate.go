@@ -24,7 +24,7 @@ func (c *cli) migrateUp(ctx context.Context, name string, args []string) error {
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	return c.withStore(ctx, o, func(_ *FileConfig, st storage.Store) error {
+	return c.withStoreMigrated(ctx, o, false, func(_ *FileConfig, st storage.Store) error {
 		m, err := migrator(st)
 		if err != nil {
 			return err
@@ -59,11 +59,12 @@ type migrationView struct {
 }
 
 func (c *cli) migrateStatus(ctx context.Context, name string, args []string) error {
-	fs, o := c.flagSet(name, "", "List the database migrations and whether each is applied.")
+	fs, o := c.flagSet(name, "", "List the database migrations and whether each is applied.\n"+
+		"It applies none: `migrate up` (or serve) does.")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	return c.withStore(ctx, o, func(_ *FileConfig, st storage.Store) error {
+	return c.withStoreMigrated(ctx, o, false, func(_ *FileConfig, st storage.Store) error {
 		m, err := migrator(st)
 		if err != nil {
 			return err

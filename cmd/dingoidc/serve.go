@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +25,10 @@ runs on http://127.0.0.1:8080 unless the config says otherwise.`
 
 // serveCmd runs the provider until ctx ends, then shuts down gracefully.
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return serveWith(ctx, args, getenv, stdout, stderr, serveHooks{})
+}
+
+func serveWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hooks serveHooks) error {
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now}
 	fs, o := c.flagSet("serve", "", serveAbout)
 	dev := fs.Bool("dev", false, "local demo mode (see above)")
@@ -39,7 +42,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	logger := slog.New(idp.LogHandler(cfg.newLogger(stderr).Handler()))
 	slog.SetDefault(logger) // zitadel/oidc logs to the default logger
 
-	st, err := openStore(ctx, cfg)
+	st, err := openStoreRetrying(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -88,6 +91,13 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	defer func() { // runs after the HTTP server's Shutdown, before the store closes
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			logger.Error("sign-in log not written at shutdown", "err", err)
+		}
+	}()
 	mux.Handle("/", srv.Handler())
 	if *dev {
 		if err := mountDemo(ctx, mux, st, cfg.Issuer, logger); err != nil {
@@ -95,7 +105,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := hooks.listen(cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -129,13 +139,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return shutdown(cfg, srv, hs, logger)
 }
 
 // demoBase is the URL to print: the issuer, unless it names port 0.

@@ -7,11 +7,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dingoidc/dingoidc/idp"
+	"github.com/dingoidc/dingoidc/storage"
+	"github.com/dingoidc/dingoidc/storage/sqlite"
 )
 
 type lockedBuffer struct {
@@ -120,5 +125,16 @@ func TestServeDev(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "shutting down") {
 		t.Errorf("no shutdown log line:\n%s", stderr.String())
+	}
+	// Both logins are in the sign-in log: what the queue held was written
+	// at shutdown at the latest.
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, sqliteFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	events, err := st.ListSignIns(t.Context(), storage.SignInFilter{Result: idp.SignInSuccess})
+	if err != nil || len(events) != 2 || events[0].ClientIP != "127.0.0.1" {
+		t.Errorf("sign-in log after shutdown: %+v %v", events, err)
 	}
 }

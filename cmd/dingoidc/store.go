@@ -15,6 +15,12 @@ import (
 // migrations when they open. For sqlite it creates data_dir (and the
 // file's directory) first, mode 0700.
 func openStore(ctx context.Context, cfg *FileConfig) (storage.Store, error) {
+	return openStoreWith(ctx, cfg, true)
+}
+
+// openStoreWith is openStore; migrate false applies no migration (migrate
+// status only reports).
+func openStoreWith(ctx context.Context, cfg *FileConfig, migrate bool) (storage.Store, error) {
 	switch cfg.Storage.Driver {
 	case "sqlite":
 		for _, dir := range []string{cfg.DataDir, filepath.Dir(cfg.Storage.Path)} {
@@ -22,7 +28,11 @@ func openStore(ctx context.Context, cfg *FileConfig) (storage.Store, error) {
 				return nil, fmt.Errorf("open store: %w", err)
 			}
 		}
-		st, err := sqlite.Open(ctx, cfg.Storage.Path)
+		open := sqlite.Open
+		if !migrate {
+			open = sqlite.OpenUnmigrated
+		}
+		st, err := open(ctx, cfg.Storage.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -32,7 +42,11 @@ func openStore(ctx context.Context, cfg *FileConfig) (storage.Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
-		st, err := postgres.Open(ctx, dsn.Value())
+		open := postgres.Open
+		if !migrate {
+			open = postgres.OpenUnmigrated
+		}
+		st, err := open(ctx, dsn.Value())
 		if err != nil {
 			return nil, err
 		}
@@ -44,11 +58,16 @@ func openStore(ctx context.Context, cfg *FileConfig) (storage.Store, error) {
 // withStore loads the config, opens the store, runs fn and closes the
 // store.
 func (c *cli) withStore(ctx context.Context, o *cmdOptions, fn func(cfg *FileConfig, st storage.Store) error) (err error) {
+	return c.withStoreMigrated(ctx, o, true, fn)
+}
+
+// withStoreMigrated is withStore; migrate false applies no migration.
+func (c *cli) withStoreMigrated(ctx context.Context, o *cmdOptions, migrate bool, fn func(cfg *FileConfig, st storage.Store) error) (err error) {
 	cfg, err := c.load(o)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openStoreWith(ctx, cfg, migrate)
 	if err != nil {
 		return err
 	}

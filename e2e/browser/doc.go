@@ -4,7 +4,8 @@
 // through the chooser, the embedded 浙政钉 QR (embed.js taking the frame's
 // postMessage), the full-page QRs of both simulators, the "QR expired"
 // retry page, in-app login (免登) with the simulators' JSAPI stand-in,
-// logout and the session-swap refusal, in zh-CN and English, on a desktop
+// logout and the session-swap refusal, and the admin console
+// (console_test.go), in zh-CN and English, on a desktop
 // and a phone-sized screen. Every page visited is saved as a PNG under
 // testdata/out/ (gitignored, replaced by each run).
 //

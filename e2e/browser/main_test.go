@@ -177,7 +177,12 @@ func startServer(bin, dataDir string) (stop func(), err error) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "DINGOIDC_DATA_DIR="+dataDir, "DINGOIDC_LISTEN=127.0.0.1:"+strconv.Itoa(port))
+	// The console's admin (console_test.go): 张伟 of the 浙政钉 simulator.
+	config := filepath.Join(filepath.Dir(dataDir), "config.yaml")
+	if err := os.WriteFile(config, []byte("admin:\n  subjects: ["+zzdSub+"]\n"), 0o600); err != nil {
+		return nil, err
+	}
+	cmd.Env = append(cmd.Env, "DINGOIDC_DATA_DIR="+dataDir, "DINGOIDC_LISTEN=127.0.0.1:"+strconv.Itoa(port), "DINGOIDC_CONFIG="+config)
 	env.log = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = env.log, env.log
 	if err := cmd.Start(); err != nil {

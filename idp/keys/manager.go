@@ -183,6 +183,12 @@ func (m *Manager) Maintain(ctx context.Context) error {
 // The returned key carries no private material; if only the audit write
 // failed, it is returned together with the error.
 func (m *Manager) Rotate(ctx context.Context, immediate bool) (storage.SigningKey, error) {
+	return m.RotateAs(ctx, immediate, auditActor)
+}
+
+// RotateAs is Rotate recorded in the audit log with actor (the admin API's
+// token or admin).
+func (m *Manager) RotateAs(ctx context.Context, immediate bool, actor string) (storage.SigningKey, error) {
 	var (
 		added    storage.SigningKey
 		replaced []string
@@ -232,7 +238,7 @@ func (m *Manager) Rotate(ctx context.Context, immediate bool) (storage.SigningKe
 	}
 	err = m.store.AppendAudit(ctx, &storage.AuditEvent{
 		Time:    m.now().UTC(),
-		Actor:   auditActor,
+		Actor:   actor,
 		Action:  "keys.rotate",
 		Target:  added.ID,
 		Details: details,

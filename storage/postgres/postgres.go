@@ -3,12 +3,17 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dingoidc/dingoidc/storage"
 )
+
+// defaultConnectTimeout bounds one connection attempt when the DSN sets no
+// connect_timeout.
+const defaultConnectTimeout = 10 * time.Second
 
 // Store is a storage.Store on a pgx connection pool.
 type Store struct {
@@ -30,6 +35,17 @@ var (
 // Connection failures wrap storage.ErrUnavailable. Sessions run at READ
 // COMMITTED whatever the server's default.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, true)
+}
+
+// OpenUnmigrated connects like Open but applies no migration: for
+// `migrate status`, which must only report. Use MigrateUp before anything
+// else on a database with pending migrations.
+func OpenUnmigrated(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, false)
+}
+
+func open(ctx context.Context, dsn string, migrate bool) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: parse dsn: %w", err)
@@ -38,6 +54,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	// defaulting to SERIALIZABLE would make them fail under contention.
 	if _, set := cfg.ConnConfig.RuntimeParams["default_transaction_isolation"]; !set {
 		cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// A server that does not answer (a host down, packets dropped) is
+		// reported as unreachable after this, not the kernel's minutes.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	s := &Store{
 		connCfg: cfg.ConnConfig.Copy(),
@@ -51,6 +72,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err := s.pool.Ping(ctx); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", mapErr(err))
+	}
+	if !migrate {
+		return s, nil
 	}
 	if err := s.MigrateUp(ctx); err != nil {
 		s.pool.Close()

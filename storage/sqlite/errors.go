@@ -15,7 +15,9 @@ import (
 // mapErr wraps err with the operation's name, translating what the caller
 // must be able to tell apart into the storage sentinels: no row into
 // ErrNotFound, a unique value taken into ErrConflict, a missing referenced
-// row into ErrNotFound, a lock that was never granted into ErrUnavailable.
+// row into ErrNotFound, a lock that was never granted (busy beyond busy_timeout,
+// locked) and a file that cannot be opened or written (read-only) into
+// ErrUnavailable.
 // The driver's error stays in the chain for the logs.
 func mapErr(op string, err error) error {
 	if err == nil {
@@ -35,7 +37,8 @@ func mapErr(op string, err error) error {
 		case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return fmt.Errorf("%s: %w: %w", op, storage.ErrNotFound, err)
 		case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED,
-			code&0xff == sqlite3.SQLITE_CANTOPEN, code&0xff == sqlite3.SQLITE_IOERR:
+			code&0xff == sqlite3.SQLITE_CANTOPEN, code&0xff == sqlite3.SQLITE_IOERR,
+			code&0xff == sqlite3.SQLITE_READONLY: // the file or its directory is not writable
 			return fmt.Errorf("%s: %w: %w", op, storage.ErrUnavailable, err)
 		}
 	}

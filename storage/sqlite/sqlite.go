@@ -55,6 +55,17 @@ type Store struct {
 // migrates it to the latest schema. path is a file name; in-memory
 // databases are refused (every pooled connection would get its own).
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, true)
+}
+
+// OpenUnmigrated opens the database like Open but applies no migration and
+// prepares no statement: for `migrate status`, which must only report. Use
+// MigrateUp before anything else on a database with pending migrations.
+func OpenUnmigrated(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, false)
+}
+
+func open(ctx context.Context, path string, migrate bool) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite: invalid path %q: want a file name without '?'", path)
 	}
@@ -68,7 +79,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 
-	s, err := newStore(ctx, db)
+	s, err := newStore(ctx, db, migrate)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -76,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-func newStore(ctx context.Context, db *sql.DB) (*Store, error) {
+func newStore(ctx context.Context, db *sql.DB, migrate bool) (*Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		return nil, mapErr("ping", err)
 	}
@@ -86,6 +97,9 @@ func newStore(ctx context.Context, db *sql.DB) (*Store, error) {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
 	s := &Store{db: db, migrations: p, stmts: map[string]*sql.Stmt{}}
+	if !migrate {
+		return s, nil // statements run unprepared (see on)
+	}
 	if err := s.MigrateUp(ctx); err != nil {
 		return nil, err
 	}
@@ -123,9 +137,12 @@ func (s *Store) closeStmts() {
 
 // dsn builds the modernc.org/sqlite DSN for a file path: the driver takes
 // its parameters after a '?' and opens the path before it.
-func dsn(file string) string {
+func dsn(file string) string { return dsnWith(file, busyTimeout) }
+
+// dsnWith is dsn with another busy timeout (tests of a held lock).
+func dsnWith(file string, busy time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
