@@ -195,13 +195,16 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var lim *limiter
 		route := r.URL.Path
+		p := r.URL.Path
 		switch {
-		case r.URL.Path == "/authorize" && (r.Method == http.MethodGet || r.Method == http.MethodPost),
-			r.URL.Path == "/login" && r.Method == http.MethodGet:
+		case p == "/authorize" && (r.Method == http.MethodGet || r.Method == http.MethodPost),
+			(p == "/login" || p == "/dingtalk/authorize") && r.Method == http.MethodGet: // legacy.go's too
 			lim = rl.login
-		case strings.HasPrefix(r.URL.Path, "/login/") && strings.HasSuffix(r.URL.Path, "/callback"):
+		case strings.HasPrefix(p, "/login/") && strings.HasSuffix(p, "/callback"):
 			lim, route = rl.callback, "/login/{upstream}/callback"
-		case r.URL.Path == "/oauth/token" && r.Method == http.MethodPost:
+		case p == "/dingtalk/callback":
+			lim = rl.callback
+		case (p == "/oauth/token" || p == "/dingtalk/token") && r.Method == http.MethodPost:
 			lim = rl.token
 		default:
 			next.ServeHTTP(w, r)

@@ -2,6 +2,7 @@ package idp_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -37,31 +38,36 @@ func TestRateLimitLogin(t *testing.T) {
 	e := newEnv(t, backends()[0].open(t), func(e *env) {
 		e.cfg.RateLimits = idp.RateLimits{Login: slow, Callback: slow}
 	})
-	for _, path := range []string{"/authorize?client_id=app", "/login/dev/callback?state=x"} {
+	// Login start and callback each have their bucket, shared by the OIDC
+	// and the legacy endpoints: one address per path here.
+	for i, path := range []string{"/authorize?client_id=app", "/login/dev/callback?state=x", "/dingtalk/authorize?appid=app", "/dingtalk/callback?state=x"} {
+		ip := fmt.Sprintf("192.0.2.%d:1000", 10+i)
 		for i := range 2 {
-			if rec := send(e, "GET", path, "192.0.2.1:1000", nil, ""); rec.Code == http.StatusTooManyRequests {
+			if rec := send(e, "GET", path, ip, nil, ""); rec.Code == http.StatusTooManyRequests {
 				t.Fatalf("%s: request %d of the burst refused", path, i+1)
 			}
 		}
-		rec := send(e, "GET", path, "192.0.2.1:1000", nil, "")
+		rec := send(e, "GET", path, ip, nil, "")
 		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1000" {
 			t.Fatalf("%s beyond the burst: %d Retry-After %q", path, rec.Code, rec.Header().Get("Retry-After"))
 		}
 		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !strings.Contains(rec.Body.String(), "<html") {
 			t.Errorf("%s: 429 for people is not the styled page: %s", path, ct)
 		}
-		if rec := send(e, "GET", path, "192.0.2.2:1000", nil, ""); rec.Code == http.StatusTooManyRequests {
+		if rec := send(e, "GET", path, fmt.Sprintf("198.51.100.%d:1000", i), nil, ""); rec.Code == http.StatusTooManyRequests {
 			t.Errorf("%s: another address shares the bucket", path)
 		}
 	}
 	e.clock.Advance(1000 * time.Second)
-	if rec := send(e, "GET", "/authorize?client_id=app", "192.0.2.1:1000", nil, ""); rec.Code == http.StatusTooManyRequests {
+	if rec := send(e, "GET", "/authorize?client_id=app", "192.0.2.10:1000", nil, ""); rec.Code == http.StatusTooManyRequests {
 		t.Fatal("no refill after 1000 s")
 	}
 	body := scrape(t, e.srv.Metrics().Handler())
 	wantLines(t, body,
 		`dingoidc_rate_limited_total{endpoint="/authorize",key="ip"} 1`,
 		`dingoidc_rate_limited_total{endpoint="/login/{upstream}/callback",key="ip"} 1`,
+		`dingoidc_rate_limited_total{endpoint="/dingtalk/authorize",key="ip"} 1`,
+		`dingoidc_rate_limited_total{endpoint="/dingtalk/callback",key="ip"} 1`,
 		`dingoidc_http_requests_total{code="4xx",route="/authorize"}`,
 	)
 }
