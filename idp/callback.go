@@ -35,7 +35,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	nonce, ok := s.verifyState(r.Form.Get("state"))
 	if !ok {
 		log.InfoContext(ctx, "upstream callback with a missing or forged state")
-		s.metrics.loginFailed("bad_state")
+		s.metrics.loginRefused(upID, "", refusedBadState)
 		s.errorPage(w, r, http.StatusBadRequest, msgLoginInvalid)
 		return
 	}
@@ -46,20 +46,20 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		// The scan was started in another browser (or the cookie expired):
 		// it must not log this browser in.
 		log.InfoContext(ctx, "upstream callback without this browser's login cookie")
-		s.metrics.loginFailed("other_browser")
+		s.metrics.loginRefused(upID, "", refusedOtherBrowser)
 		s.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
 		return
 	}
 	a := &ls.Auth
 	if s.checkAge(a) != nil || a.Done() || s.now().Unix() > ls.Exp {
-		s.metrics.loginFailed("request_expired")
+		s.metrics.loginRefused(upID, a.ClientID, refusedExpired)
 		s.errorPage(w, r, http.StatusBadRequest, msgRequestExpired)
 		return
 	}
 	log = log.With("client_id", a.ClientID)
 	if e := r.Form.Get("error"); e != "" {
 		log.InfoContext(ctx, "upstream reported an error", "upstream_error", truncate(e, 64))
-		s.metrics.loginFailed("denied")
+		s.metrics.loginRefused(upID, a.ClientID, refusedDenied)
 		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied().WithDescription("the login was cancelled at the upstream"), s.provider)
 		return
 	}
@@ -92,7 +92,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	claims, err := entry.mapper.Map(ident)
 	if err != nil {
 		log.ErrorContext(ctx, "map claims", "err", err)
-		s.metrics.loginFailed("claims")
+		s.metrics.loginRefused(upID, a.ClientID, refusedClaims)
 		s.errorPageFor(w, r, a, http.StatusInternalServerError, msgUnavailable)
 		return
 	}
@@ -120,7 +120,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 			// err names the constraint: the login state, or (rarely) the
 			// subject taken by another person.
 			log.InfoContext(ctx, "upstream state used twice", "user_id", sub, "err", err)
-			s.metrics.loginFailed("state_reused")
+			s.metrics.loginRefused(upID, a.ClientID, refusedStateReused)
 			s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
 			return
 		}
@@ -130,14 +130,14 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		} else {
 			log.ErrorContext(ctx, "save user and session", "err", err)
 		}
-		s.metrics.loginFailed("storage")
+		s.metrics.loginRefused(upID, a.ClientID, refusedStorage)
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
 	sub = user.ID // the stored subject wins (it never changes for a person)
 	if user.Disabled {
 		log.InfoContext(ctx, "disabled user refused", "user_id", sub)
-		s.metrics.loginFailed("disabled")
+		s.metrics.loginRefused(upID, a.ClientID, refusedDisabled)
 		s.errorPageFor(w, r, a, http.StatusForbidden, msgDisabled)
 		s.recordSignIn(ctx, storage.SignInEvent{UserID: sub, ClientID: a.ClientID, Upstream: upID, Result: SignInRefused, Reason: ReasonDisabled})
 		return
@@ -151,7 +151,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 			log.WarnContext(ctx, "delete session of refused login", "err", err)
 		}
 		log.InfoContext(ctx, "scanned person differs from id_token_hint", "user_id", sub)
-		s.metrics.loginFailed("hint_mismatch")
+		s.metrics.loginRefused(upID, a.ClientID, refusedHintMismatch)
 		op.AuthRequestError(w, r, a, oidc.ErrLoginRequired().WithDescription("a different person logged in than the id_token_hint names"), s.provider)
 		s.recordSignIn(ctx, storage.SignInEvent{UserID: sub, ClientID: a.ClientID, Upstream: upID, Result: SignInRefused, Reason: ReasonHintMismatch})
 		return
@@ -172,19 +172,19 @@ func (s *Server) upstreamFailure(w http.ResponseWriter, r *http.Request, log int
 	switch {
 	case errors.Is(err, upstream.ErrCodeInvalid):
 		log.InfoContext(ctx, "upstream code expired or reused", "err", err)
-		s.metrics.loginFailed("code_invalid")
+		s.metrics.loginRefused(upID, a.ClientID, refusedCodeInvalid)
 		s.retryPage(w, r, a, upID)
 	case errors.Is(err, upstream.ErrNotAllowed):
 		log.InfoContext(ctx, "person not allowed by upstream policy", "err", err)
-		s.metrics.loginFailed("not_allowed")
+		s.metrics.loginRefused(upID, a.ClientID, refusedNotAllowed)
 		s.errorPageFor(w, r, a, http.StatusForbidden, msgNotAllowed)
 	case errors.Is(err, upstream.ErrDenied):
 		log.InfoContext(ctx, "login denied at upstream", "err", err)
-		s.metrics.loginFailed("denied")
+		s.metrics.loginRefused(upID, a.ClientID, refusedDenied)
 		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied(), s.provider)
 	default:
 		log.WarnContext(ctx, "upstream exchange failed", "err", err)
-		s.metrics.loginFailed("upstream_unavailable")
+		s.metrics.loginRefused(upID, a.ClientID, refusedUnavailable)
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 	}
 }

@@ -49,6 +49,8 @@ type Config struct {
 	// the TCP peer is the person (see package clientip).
 	TrustedProxies []string
 
+	Metrics    MetricsConfig // where /metrics is served (metrics_http.go)
+	RateLimits RateLimits    // ratelimit.go; zero buckets take the defaults
 	// Admin lists the console's admins (adminconfig.go).
 	Admin AdminConfig
 
@@ -83,6 +85,8 @@ type Deps struct {
 	Keys   *keys.Manager
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Metrics is the registry to count in; nil: New makes one.
+	Metrics *Metrics
 }
 
 // Defaults for the zero values of Config's lifetimes and format.

@@ -102,7 +102,7 @@ func (s *Server) checkBrowser(next http.Handler) http.Handler {
 		c, err := s.cookie(r, cookieBrowser)
 		if err != nil || !hmac.Equal(hash(c.Value), a.Browser) {
 			s.log.InfoContext(r.Context(), "completed login presented by another browser", "client_id", a.ClientID)
-			s.metrics.loginFailed("other_browser")
+			s.metrics.loginRefused("", a.ClientID, refusedOtherBrowser)
 			s.errorPage(w, r, http.StatusBadRequest, msgOtherBrowser)
 			return
 		}

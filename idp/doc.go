@@ -51,7 +51,9 @@
 // the pages, clients.go caches registered apps (and answers CORS),
 // adminapi*.go serve the admin API (docs/admin-api.md) and
 // adminsession.go the console's login through this provider,
-// middleware.go holds the HTTP wrappers, metrics.go the Prometheus
-// counters, config.go the Config with its defaults and rules, and keys/
+// middleware.go holds the HTTP wrappers, metrics*.go the Prometheus
+// registry (routes, logins, tokens, upstream API calls, database pool),
+// ratelimit.go the token buckets in front of login, callback and token
+// endpoint, config.go the Config with its defaults and rules, and keys/
 // the signing keys.
 package idp

@@ -21,6 +21,7 @@ func (s *Server) claimFailure(w http.ResponseWriter, r *http.Request, log interf
 		s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
 		return
 	}
+	noteUnavailable(ctx, err)
 	log.WarnContext(ctx, "claim login state", "err", err)
 	s.metrics.loginFailed("storage")
 	s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)

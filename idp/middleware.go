@@ -154,6 +154,7 @@ func (s *Server) observe(h http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		// Our own handlers use op's verifiers, which read the issuer from ctx.
 		ctx := op.ContextWithIssuer(context.WithValue(r.Context(), ctxRequestID, id), s.cfg.Issuer)
+		ctx, note := withRouteNote(ctx)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
@@ -161,7 +162,7 @@ func (s *Server) observe(h http.Handler) http.Handler {
 			sw.status = http.StatusOK
 		}
 		d := time.Since(start)
-		route := routeName(strings.TrimPrefix(r.URL.Path, s.prefix))
+		route := note.route()
 		s.metrics.request(route, sw.status, d)
 		level := slog.LevelDebug
 		if sw.status >= 500 {
@@ -169,19 +170,6 @@ func (s *Server) observe(h http.Handler) http.Handler {
 		}
 		s.log.Log(r.Context(), level, "http request", "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(d.Microseconds())/1000)
 	})
-}
-
-// routeName keeps metric labels bounded.
-func routeName(p string) string {
-	switch p {
-	case "/.well-known/openid-configuration", "/authorize", "/authorize/callback", "/oauth/token", "/oauth/introspect",
-		"/revoke", "/userinfo", "/keys", "/end_session", "/login", "/healthz", "/readyz", "/metrics":
-		return p
-	}
-	if len(p) > 7 && p[:7] == "/login/" {
-		return "/login/{upstream}/callback"
-	}
-	return "other"
 }
 
 // LogHandler wraps a slog handler so every record made with a request's

@@ -117,6 +117,7 @@ func (o opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (
 		return "", time.Time{}, err
 	}
 	exp := o.s.now().Add(o.s.cfg.AccessTokenTTL)
+	o.s.metrics.tokenIssued(grantCode)
 	return tokenID(g.ID, 0, exp), exp, nil
 }
 
@@ -129,12 +130,14 @@ func (o opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
+		s.metrics.tokenIssued(grantCode)
 		return tokenID(g.ID, 0, exp), r.refreshToken, exp, nil
 	case *refreshRequest:
 		token, gen, err := s.refreshTokens(ctx, r)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
+		s.metrics.tokenIssued(grantRefresh)
 		return tokenID(r.grant.ID, gen, exp), token, exp, nil
 	}
 	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()

@@ -100,7 +100,7 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 		}
 		s.audit(ctx, "system", "grant.revoke_refresh_reuse", g.ID, map[string]any{"client_id": g.ClientID, "user_id": g.UserID})
 		s.log.WarnContext(ctx, "rotated refresh token reused; grant revoked", "client_id", g.ClientID, "user_id", g.UserID)
-		s.metrics.refreshReuse.Add(1)
+		s.metrics.refreshReuse.Inc()
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
 	default:
 		return nil, op.ErrInvalidRefreshToken

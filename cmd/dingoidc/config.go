@@ -41,12 +41,17 @@ type FileConfig struct {
 	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"`                   // config_admin.go
 	MaxBodyBytes      int64           `yaml:"max_body_bytes" json:"max_body_bytes,omitempty"` // 0: 64 KiB
 
-	TLSConfig  `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
-	SiteConfig `yaml:",inline"` // branding, signin_log_retention (config_site.go)
+	TLSConfig    `yaml:",inline"`   // tls_cert_file, tls_key_file: serve https (tls.go)
+	MetricsServe MetricsServeConfig `yaml:",inline"`                        // metrics_listen, metrics_public (config_metrics.go)
+	RateLimits   RateLimitsConfig   `yaml:"rate_limits" json:"rate_limits"` // config_ratelimits.go
+	SiteConfig   `yaml:",inline"`   // branding, signin_log_retention (config_site.go)
 
 	path    string            // the file read; "" when none
 	dev     bool              // serve --dev
 	fromEnv map[string]string // config key → environment variable that set it
+	// upstreamMetrics, set by serve, counts each upstream's API calls
+	// (config_metrics.go); nil elsewhere.
+	upstreamMetrics *idp.Metrics
 }
 
 // StorageConfig chooses the database.
@@ -363,6 +368,7 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	}
 	ic := c.tokenSettings()
 	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
+	ic.Metrics, ic.RateLimits = c.MetricsServe.idp(), c.RateLimits.idp(c.dev)
 	ic.Admin = c.Admin.idpAdmin()
 	if err := c.SiteConfig.apply(&ic); err != nil {
 		return idp.Config{}, err
@@ -420,6 +426,7 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 		}
 		d := deps
 		d.ID = e.ID
+		d.HTTPClient = c.upstreamMetrics.UpstreamClient(e.ID, d.HTTPClient) // API calls counted per upstream (serve)
 		if d.Logger != nil {
 			d.Logger = d.Logger.With("upstream", e.ID)
 		}

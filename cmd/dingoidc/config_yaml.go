@@ -18,12 +18,14 @@ var notFoundRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type (
 
 // sectionNames names the config sections by their Go types, for messages.
 var sectionNames = map[string]string{
-	"main.FileConfig":    "",
-	"main.StorageConfig": "storage",
-	"main.TokensConfig":  "tokens",
-	"main.KeysConfig":    "keys",
-	"main.LogConfig":     "log",
-	"main.StaticClient":  "a clients entry",
+	"main.FileConfig":       "",
+	"main.StorageConfig":    "storage",
+	"main.TokensConfig":     "tokens",
+	"main.KeysConfig":       "keys",
+	"main.LogConfig":        "log",
+	"main.StaticClient":     "a clients entry",
+	"main.RateLimitsConfig": "rate_limits",
+	"main.RateLimitBucket":  "a rate_limits bucket",
 }
 
 // rewriteYAMLError turns yaml.v3's "field x not found in type main.T" into

@@ -49,6 +49,8 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 			return err
 		}
 	}
+	metrics := idp.NewMetrics()
+	cfg.upstreamMetrics = metrics
 	icfg, err := cfg.runtimeConfig(ctx, upstreamDeps{
 		// Upstreams set their own per-call timeouts; this only bounds a call
 		// whose upstream forgot to.
@@ -82,7 +84,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("signing keys: %w", err)
 	}
 
-	srv, err := idp.New(icfg, idp.Deps{Store: st, Keys: km, Logger: logger})
+	srv, err := idp.New(icfg, idp.Deps{Store: st, Keys: km, Logger: logger, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -117,6 +119,9 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	defer stop()
 	serve, err := cfg.TLSConfig.serveFunc(runCtx, hs, logger)
 	if err != nil {
+		return err
+	}
+	if err := cfg.MetricsServe.serveMetrics(runCtx, metrics.Handler(), logger); err != nil {
 		return err
 	}
 	go srv.Run(runCtx, 5*time.Minute)
