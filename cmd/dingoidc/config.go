@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -225,34 +223,6 @@ func (c *FileConfig) source() string {
 		return "(no file: defaults and DINGOIDC_* variables)"
 	}
 	return c.path
-}
-
-// decodeFile decodes the YAML file strictly. Syntax errors fail at once;
-// unknown keys and wrong types come back as problems, all of them.
-func (c *FileConfig) decodeFile(path string) ([]error, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	err = dec.Decode(c)
-	if errors.Is(err, io.EOF) { // empty file
-		return nil, nil
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		problems := make([]error, 0, len(te.Errors))
-		for _, msg := range te.Errors {
-			problems = append(problems, errors.New(rewriteYAMLError(msg)))
-		}
-		return problems, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return nil, nil
 }
 
 // envOverrides are the DINGOIDC_* variables, each with the key it sets.
