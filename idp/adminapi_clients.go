@@ -172,7 +172,8 @@ func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, p *admi
 	}
 	if err := s.store.CreateClient(r.Context(), c); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			err = &apiError{status: http.StatusConflict, code: "client_exists", desc: "a client with this id exists", field: "id"}
+			// Bad input like the others (docs/admin-api.md): nothing written.
+			err = &apiError{status: http.StatusBadRequest, code: "client_exists", desc: "a client with this id exists; choose another id or leave it out", field: "id"}
 		}
 		s.fail(w, r, err)
 		return

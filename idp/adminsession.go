@@ -66,19 +66,11 @@ func (s *Server) consoleClient() storage.Client {
 }
 
 // adminCookieName and adminCookiePath: __Host- (path /) on https.
-func (s *Server) adminCookieName() string {
-	if s.secure {
-		return "__Host-" + cookieAdminSession
-	}
-	return cookieAdminSession
-}
+// setCookie, cookie and clearCookie add the __Host- prefix and Path=/
+// themselves on https (cookies.go).
+func (s *Server) adminCookieName() string { return cookieAdminSession }
 
-func (s *Server) adminCookiePath() string {
-	if s.secure {
-		return "/"
-	}
-	return s.prefix + "/admin"
-}
+func (s *Server) adminCookiePath() string { return s.prefix + "/admin" }
 
 func (s *Server) mountAdminSession(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/login", s.handleAdminLogin)
@@ -112,7 +104,7 @@ func (s *Server) handleAdminCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	w.Header().Set("Cache-Control", "no-store")
 	var l adminLogin
-	c, err := r.Cookie(cookieAdminLogin)
+	c, err := s.cookie(r, cookieAdminLogin)
 	if err != nil || s.seal.open(purposeAdminLogin, c.Value, &l) != nil || s.now().Unix() > l.Exp ||
 		l.State == "" || r.URL.Query().Get("state") != l.State {
 		s.errorPage(w, r, http.StatusBadRequest, msgRequestExpired)
@@ -213,7 +205,7 @@ func (m *memWriter) Write(p []byte) (int, error) {
 // adminSession returns the request's live console session.
 func (s *Server) adminSession(r *http.Request) (adminSessionData, bool) {
 	var d adminSessionData
-	c, err := r.Cookie(s.adminCookieName())
+	c, err := s.cookie(r, s.adminCookieName())
 	if err != nil || s.seal.open(purposeAdminSession, c.Value, &d) != nil || d.Sub == "" || s.now().Unix() > d.Exp {
 		return adminSessionData{}, false
 	}

@@ -86,7 +86,7 @@ func (m *claimsMapper) Map(id *upstream.Identity) (map[string]any, error) {
 	var buf bytes.Buffer
 	for name, t := range m.templates {
 		buf.Reset()
-		if err := t.Execute(&buf, id.Attributes); err != nil {
+		if err := t.Execute(cappedBuffer{&buf}, id.Attributes); err != nil {
 			return nil, fmt.Errorf("map claim %s: %w", name, err)
 		}
 		v := strings.TrimSpace(strings.ReplaceAll(buf.String(), "<no value>", ""))

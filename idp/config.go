@@ -49,11 +49,17 @@ type Config struct {
 	// the TCP peer is the person (see package clientip).
 	TrustedProxies []string
 
+	Metrics    MetricsConfig // where /metrics is served (metrics_http.go)
+	RateLimits RateLimits    // ratelimit.go; zero buckets take the defaults
 	// Admin lists the console's admins (adminconfig.go).
 	Admin AdminConfig
 
 	SignInLog SignInLogConfig // retention and batching of the sign-in log (signinlog.go)
 	Branding  Branding        // name, logo and colour on the pages (branding.go)
+
+	// MaxBodyBytes caps request bodies (default DefaultMaxBodyBytes);
+	// larger ones are answered 413 (bodylimit.go).
+	MaxBodyBytes int64
 }
 
 // UpstreamConfig is one configured upstream.
@@ -79,6 +85,8 @@ type Deps struct {
 	Keys   *keys.Manager
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Metrics is the registry to count in; nil: New makes one.
+	Metrics *Metrics
 }
 
 // Defaults for the zero values of Config's lifetimes and format.
@@ -118,6 +126,9 @@ func (c *Config) SetDefaults() {
 	if c.DefaultAccessTokenFormat == "" {
 		c.DefaultAccessTokenFormat = DefaultAccessTokenFormat
 	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
 }
 
 // SettingProblems checks the lifetimes and the access token format as
@@ -147,6 +158,9 @@ func (c *Config) SettingProblems(name func(field string) string) []error {
 	ttl("AccessTokenTTL", c.AccessTokenTTL, 5*time.Minute, 24*time.Hour)
 	ttl("RefreshTTL", c.RefreshTTL, 0, 0)
 	ttl("RefreshMaxTTL", c.RefreshMaxTTL, 0, 0)
+	if c.MaxBodyBytes != 0 && c.MaxBodyBytes < 4<<10 {
+		add("MaxBodyBytes", "must be at least 4096 (got %d)", c.MaxBodyBytes)
+	}
 	if c.RefreshMaxTTL > 0 && c.RefreshMaxTTL < c.RefreshTTL {
 		add("RefreshMaxTTL", "must not be shorter than %s (%s < %s)", name("RefreshTTL"), shortDuration(c.RefreshMaxTTL), shortDuration(c.RefreshTTL))
 	}
@@ -174,6 +188,13 @@ func ValidAccessTokenFormat(f string) bool { return admin.ValidAccessTokenFormat
 
 // validate checks a defaulted Config for New: everything SettingProblems
 // checks, and the issuer, master key and upstreams.
+// Check applies the defaults to a copy of c and reports every problem New
+// would refuse c for (config check runs it too).
+func (c Config) Check() error {
+	c.SetDefaults()
+	return c.validate()
+}
+
 func (c *Config) validate() error {
 	var errs []error
 	for _, p := range IssuerProblems(c.Issuer) {

@@ -33,6 +33,7 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 		p := web.ConsolePage{
 			Locale: web.Locale(strings.Fields(r.URL.Query().Get("ui_locales")), r.Header.Get("Accept-Language")),
 			Base:   s.prefix,
+			Brand:  s.web.Brand(),
 		}
 		var status int
 		p.State, p.Account, status = s.consoleState(r)
@@ -44,6 +45,16 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin", shell)
 	mux.HandleFunc("GET /admin/{$}", shell)
 	mux.Handle("GET /admin/static/{name}", cacheFor(time.Hour, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("name") == "brand.css" {
+			css := web.ConsoleBrandCSS(s.web.Brand())
+			if css == "" {
+				s.errorPage(w, r, http.StatusNotFound, msgNotFound)
+				return
+			}
+			w.Header().Set("Content-Type", "text/css; charset=utf-8")
+			_, _ = w.Write([]byte(css))
+			return
+		}
 		b, ct, ok := web.ConsoleAsset(r.PathValue("name"))
 		if !ok {
 			s.errorPage(w, r, http.StatusNotFound, msgNotFound)

@@ -135,3 +135,34 @@ func TestConsoleStates(t *testing.T) {
 		t.Errorf("non-admin's /admin: %d, want the sign-in page", resp.StatusCode)
 	}
 }
+
+// TestConsoleBranding: the console shows the brand's name and logo
+// instead of "dingoidc", and its colour through a style sheet (the
+// console's CSP allows no inline style).
+func TestConsoleBranding(t *testing.T) {
+	e := newEnv(t, backends()[0].open(t), func(e *env) {
+		e.cfg.Branding = idp.Branding{Name: "浙江省数据局", Logo: []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="#c8102e"/></svg>`), PrimaryColor: "#C8102E"}
+	})
+	b := e.browser()
+	resp, body := b.get(e.issuer + "/admin")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /admin: %d", resp.StatusCode)
+	}
+	for _, want := range []string{"<title>管理控制台 · 浙江省数据局</title>", `<img src="/branding/logo?v=`, "浙江省数据局 · 管理控制台", `href="/admin/static/brand.css?v=`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("branded console lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "dingoidc ·") || strings.Contains(body, "· dingoidc") {
+		t.Errorf("branded console still says dingoidc:\n%s", body)
+	}
+	resp, css := b.get(e.issuer + "/admin/static/brand.css")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/css; charset=utf-8" || !strings.Contains(css, "background:#c8102e") {
+		t.Errorf("brand.css: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), css)
+	}
+
+	plain := newEnv(t, backends()[0].open(t))
+	if resp, _ := plain.browser().get(plain.issuer + "/admin/static/brand.css"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("brand.css without a colour: %d, want 404", resp.StatusCode)
+	}
+}

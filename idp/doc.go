@@ -14,6 +14,7 @@
 //     state goes to DingTalk or 浙政钉, a login cookie binds it to this
 //     browser (cookies.go).
 //  3. /login/{upstream}/callback (callback.go) checks state and cookie,
+//     claims the state (one code exchange per state, loginstate.go),
 //     asks the upstream for the identity, maps its claims (claims.go),
 //     saves the user and the SSO session and completes the request: a new
 //     sealed ID carrying subject, auth time, session and browser.
@@ -50,7 +51,9 @@
 // the pages, clients.go caches registered apps (and answers CORS),
 // adminapi*.go serve the admin API (docs/admin-api.md) and
 // adminsession.go the console's login through this provider,
-// middleware.go holds the HTTP wrappers, metrics.go the Prometheus
-// counters, config.go the Config with its defaults and rules, and keys/
+// middleware.go holds the HTTP wrappers, metrics*.go the Prometheus
+// registry (routes, logins, tokens, upstream API calls, database pool),
+// ratelimit.go the token buckets in front of login, callback and token
+// endpoint, config.go the Config with its defaults and rules, and keys/
 // the signing keys.
 package idp

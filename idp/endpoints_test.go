@@ -119,8 +119,8 @@ func TestOperations(t *testing.T) {
 	}
 	resp, body := e.browser().get(e.issuer + "/metrics")
 	for _, want := range []string{
-		`dingoidc_logins_completed_total 1`,
-		`dingoidc_http_requests_total{route="/oauth/token",code="2xx"} 1`,
+		`dingoidc_logins_completed_total{client="app",upstream="dev"} 1`,
+		`dingoidc_http_requests_total{code="2xx",route="/oauth/token"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)

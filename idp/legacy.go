@@ -333,6 +333,8 @@ func (s *Server) legacyRedeem(ctx context.Context, c *client, code string) (stri
 }
 
 func (s *Server) legacyRefresh(ctx context.Context, c *client, token string) (string, string, time.Time, error) {
+	// c is authenticated: reuse detection may act for it (refresh.go).
+	ctx = context.WithValue(ctx, presenterKey{}, c.c.ID)
 	req, err := opStorage{s}.TokenRequestByRefreshToken(ctx, token)
 	if errors.Is(err, op.ErrInvalidRefreshToken) {
 		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token invalid or expired")

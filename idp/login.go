@@ -22,7 +22,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	a, err := s.openAuthRequest(q.Get("id"))
 	if err != nil || a.Done() {
-		s.metrics.loginFailed("request_expired")
+		s.metrics.loginRefused("", "", refusedExpired)
 		s.errorPage(w, r, http.StatusBadRequest, msgRequestExpired)
 		return
 	}
@@ -79,7 +79,7 @@ func (s *Server) currentSession(ctx context.Context, r *http.Request) (*storage.
 
 // currentSessionUser is the browser's live SSO session and its person.
 func (s *Server) currentSessionUser(ctx context.Context, r *http.Request) (*storage.Session, *storage.User, bool) {
-	c, err := r.Cookie(cookieSession)
+	c, err := s.cookie(r, cookieSession)
 	if err != nil || c.Value == "" {
 		return nil, nil, false
 	}
@@ -126,7 +126,7 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, a *authRe
 		return
 	}
 	s.setCookie(w, cookieLogin+nonce[:10], v, s.prefix+"/login/", s.cfg.LoginTTL)
-	s.metrics.loginsStarted.Add(1)
+	s.metrics.loginStarted(upID, c.c.ID)
 	if script, corpID, ok := inAppScript(r, p); ok {
 		fallback := s.prefix + "/login?" + url.Values{"id": {a.id}, "upstream": {upID}, "inapp": {"0"}}.Encode()
 		s.inAppPage(w, r, a, c, inAppPage{app: p.Type(), script: script, corpID: corpID, state: req.State,

@@ -45,7 +45,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	if f.Get("hint") == "invalid" { // carried through the confirmation form
 		hintValid = false
 	}
-	if c, err := r.Cookie(cookieSession); err == nil && c.Value != "" {
+	if c, err := s.cookie(r, cookieSession); err == nil && c.Value != "" {
 		// Without a valid id_token_hint the request may come from any site
 		// (a link, an image): ask the person before ending the session and
 		// revoking what every app got through it (RP-Initiated Logout §2).

@@ -1,90 +1,163 @@
 package idp
 
 import (
-	"fmt"
 	"net/http"
-	"slices"
-	"strings"
+	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dingoidc/dingoidc/buildinfo"
 )
 
-// metrics is a small Prometheus text-format exposition: counters and
-// duration sums per route, plus login and token counters.
-type metrics struct {
-	mu       sync.Mutex
-	requests map[[2]string]*routeStat // {route, status class}
+// Metrics is the provider's Prometheus registry: its own, not the global
+// one, so two servers in one process (tests) never collide. cmd makes it
+// before the upstreams (UpstreamTransport instruments their HTTP clients)
+// and hands it to New through Deps; New makes one when none is given.
+//
+// Every label value is bounded: routes are the mux's patterns, upstreams
+// and clients are configured or registered ones (labelOrNone), refusal
+// reasons and grant types are constants of this package, and upstream
+// endpoints are capped (metrics_upstream.go).
+type Metrics struct {
+	reg *prometheus.Registry
 
-	loginsStarted   atomic.Int64
-	loginsCompleted atomic.Int64
-	loginsSSO       atomic.Int64
-	loginFailures   sync.Map // reason → *atomic.Int64
-	codeReuse       atomic.Int64
-	refreshReuse    atomic.Int64
+	httpRequests *prometheus.CounterVec   // route, code (status class)
+	httpDuration *prometheus.HistogramVec // route
+
+	loginsStarted   *prometheus.CounterVec // upstream, client
+	loginsCompleted *prometheus.CounterVec // upstream, client
+	loginsSSO       *prometheus.CounterVec // upstream, client
+	loginsRefused   *prometheus.CounterVec // upstream, client, reason
+	codeReuse       prometheus.Counter
+	refreshReuse    prometheus.Counter
+	tokens          *prometheus.CounterVec // grant_type
+	rateLimited     *prometheus.CounterVec // endpoint, key
+
+	upstreamCalls    *prometheus.CounterVec   // upstream, endpoint, error
+	upstreamDuration *prometheus.HistogramVec // upstream, endpoint
+
+	storeOnce sync.Once
+	endpoints endpointSet
 }
 
-type routeStat struct {
-	count   int64
-	seconds float64
+// NewMetrics makes the registry with the Go runtime and process
+// collectors and every dingoidc metric.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m := &Metrics{reg: reg}
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dingoidc_build_info", Help: "The running version."}, []string{"version", "goversion"})
+	build.WithLabelValues(buildinfo.Version(), buildinfo.GoVersion()).Set(1)
+	f(build)
+
+	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dingoidc_http_requests_total",
+		Help: "HTTP requests by route (the mux pattern) and status class."}, []string{"route", "code"})
+	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dingoidc_http_request_duration_seconds",
+		Help:    "Time to answer HTTP requests, by route (the mux pattern).",
+		Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"route"})
+	m.loginsStarted = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dingoidc_logins_started_total",
+		Help: "Logins sent to an upstream, by upstream and client."}, []string{"upstream", "client"})
+	m.loginsCompleted = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dingoidc_logins_completed_total",
+		Help: "Logins completed through an upstream scan, by upstream and client."}, []string{"upstream", "client"})
+	m.loginsSSO = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dingoidc_logins_sso_total",
+		Help: "Logins completed from an existing SSO session, by the session's upstream and client."}, []string{"upstream", "client"})
+	m.loginsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dingoidc_logins_refused_total",
+		Help: "Logins refused or failed, by upstream, client and reason."}, []string{"upstream", "client", "reason"})
+	m.codeReuse = prometheus.NewCounter(prometheus.CounterOpts{Name: "dingoidc_code_reuse_total",
+		Help: "Authorization codes presented twice (grant revoked)."})
+	m.refreshReuse = prometheus.NewCounter(prometheus.CounterOpts{Name: "dingoidc_refresh_reuse_total",
+		Help: "Rotated refresh tokens presented again (grant revoked)."})
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dingoidc_tokens_issued_total",
+		Help: "Tokens issued by the token endpoint, by grant type."}, []string{"grant_type"})
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dingoidc_rate_limited_total",
+		Help: "Requests answered 429 by the rate limits, by endpoint and key (ip or client)."}, []string{"endpoint", "key"})
+	m.upstreamCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dingoidc_upstream_requests_total",
+		Help: `Upstream API calls by upstream, endpoint and error kind ("" when the call got a 2xx/3xx answer).`}, []string{"upstream", "endpoint", "error"})
+	m.upstreamDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dingoidc_upstream_request_duration_seconds",
+		Help:    "Upstream API call latency by upstream and endpoint.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"upstream", "endpoint"})
+	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.loginsStarted, m.loginsCompleted, m.loginsSSO,
+		m.loginsRefused, m.codeReuse, m.refreshReuse, m.tokens, m.rateLimited, m.upstreamCalls, m.upstreamDuration} {
+		f(c)
+	}
+	// Grant types are few and known: show them at zero from the start.
+	for _, g := range []string{grantCode, grantRefresh} {
+		m.tokens.WithLabelValues(g)
+	}
+	return m
 }
 
-func newMetrics() *metrics { return &metrics{requests: map[[2]string]*routeStat{}} }
+// Registry is the registry behind Handler (tests, extra collectors).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-func (m *metrics) request(route string, status int, d time.Duration) {
-	key := [2]string{route, fmt.Sprintf("%dxx", status/100)}
-	m.mu.Lock()
-	st := m.requests[key]
-	if st == nil {
-		st = &routeStat{}
-		m.requests[key] = st
-	}
-	st.count++
-	st.seconds += d.Seconds()
-	m.mu.Unlock()
+// Handler serves the text exposition of the registry.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-func (m *metrics) loginFailed(reason string) {
-	v, _ := m.loginFailures.LoadOrStore(reason, new(atomic.Int64))
-	v.(*atomic.Int64).Add(1)
+const (
+	grantCode    = "authorization_code"
+	grantRefresh = "refresh_token"
+)
+
+// Login refusal reasons: the only values of the reason label.
+const (
+	refusedBadState      = "bad_state"
+	refusedOtherBrowser  = "other_browser"
+	refusedExpired       = "request_expired"
+	refusedDenied        = "denied"
+	refusedClaims        = "claims"
+	refusedStorage       = "storage"
+	refusedDisabled      = "disabled"
+	refusedHintMismatch  = "hint_mismatch"
+	refusedStateReused   = "state_reused"
+	refusedCodeInvalid   = "code_invalid"
+	refusedNotAllowed    = "not_allowed"
+	refusedUnavailable   = "upstream_unavailable"
+	refusedMisconfigured = "upstream_misconfigured"
+)
+
+// labelOrNone keeps an empty label readable in queries.
+func labelOrNone(v string) string {
+	if v == "" {
+		return "none"
+	}
+	return v
 }
 
-func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# HELP dingoidc_build_info The running version.\n# TYPE dingoidc_build_info gauge\ndingoidc_build_info{version=%q,goversion=%q} 1\n", buildinfo.Version(), buildinfo.GoVersion())
-	b.WriteString("# HELP dingoidc_http_requests_total HTTP requests by route and status class.\n# TYPE dingoidc_http_requests_total counter\n")
-	m.mu.Lock()
-	keys := make([][2]string, 0, len(m.requests))
-	for k := range m.requests {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+a[1], b[0]+b[1]) })
-	for _, k := range keys {
-		fmt.Fprintf(&b, "dingoidc_http_requests_total{route=%q,code=%q} %d\n", k[0], k[1], m.requests[k].count)
-	}
-	b.WriteString("# HELP dingoidc_http_request_duration_seconds_sum Time spent serving requests.\n# TYPE dingoidc_http_request_duration_seconds_sum counter\n")
-	for _, k := range keys {
-		fmt.Fprintf(&b, "dingoidc_http_request_duration_seconds_sum{route=%q,code=%q} %g\n", k[0], k[1], m.requests[k].seconds)
-	}
-	m.mu.Unlock()
-	counter := func(name, help string, v int64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
-	}
-	counter("dingoidc_logins_started_total", "Logins sent to an upstream.", m.loginsStarted.Load())
-	counter("dingoidc_logins_completed_total", "Logins completed through an upstream.", m.loginsCompleted.Load())
-	counter("dingoidc_logins_sso_total", "Logins completed from an existing SSO session.", m.loginsSSO.Load())
-	counter("dingoidc_code_reuse_total", "Authorization codes presented twice (grant revoked).", m.codeReuse.Load())
-	counter("dingoidc_refresh_reuse_total", "Rotated refresh tokens presented again (grant revoked).", m.refreshReuse.Load())
-	b.WriteString("# HELP dingoidc_login_failures_total Failed logins by reason.\n# TYPE dingoidc_login_failures_total counter\n")
-	var reasons []string
-	m.loginFailures.Range(func(k, _ any) bool { reasons = append(reasons, k.(string)); return true })
-	slices.Sort(reasons)
-	for _, r := range reasons {
-		v, _ := m.loginFailures.Load(r)
-		fmt.Fprintf(&b, "dingoidc_login_failures_total{reason=%q} %d\n", r, v.(*atomic.Int64).Load())
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, _ = w.Write([]byte(b.String()))
+func (m *Metrics) request(route string, status int, d time.Duration) {
+	m.httpRequests.WithLabelValues(route, strconv.Itoa(status/100)+"xx").Inc()
+	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
 }
+
+// loginRefused counts a refused login; upstream and client may be "" when
+// the request did not get far enough to know them.
+func (m *Metrics) loginRefused(upstream, client, reason string) {
+	m.loginsRefused.WithLabelValues(labelOrNone(upstream), labelOrNone(client), reason).Inc()
+}
+
+// loginFailed counts a refusal whose upstream and client are not at hand
+// (labelled "none"); prefer loginRefused. reason must be a constant.
+func (m *Metrics) loginFailed(reason string) { m.loginRefused("", "", reason) }
+
+func (m *Metrics) loginStarted(upstream, client string) {
+	m.loginsStarted.WithLabelValues(upstream, client).Inc()
+}
+
+func (m *Metrics) loginCompleted(upstream, client string) {
+	m.loginsCompleted.WithLabelValues(upstream, client).Inc()
+}
+
+func (m *Metrics) loginSSO(upstream, client string) {
+	m.loginsSSO.WithLabelValues(labelOrNone(upstream), client).Inc()
+}
+
+func (m *Metrics) tokenIssued(grantType string) { m.tokens.WithLabelValues(grantType).Inc() }

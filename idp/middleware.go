@@ -154,6 +154,7 @@ func (s *Server) observe(h http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		// Our own handlers use op's verifiers, which read the issuer from ctx.
 		ctx := op.ContextWithIssuer(context.WithValue(r.Context(), ctxRequestID, id), s.cfg.Issuer)
+		ctx, note := withRouteNote(ctx)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
@@ -161,7 +162,7 @@ func (s *Server) observe(h http.Handler) http.Handler {
 			sw.status = http.StatusOK
 		}
 		d := time.Since(start)
-		route := routeName(strings.TrimPrefix(r.URL.Path, s.prefix))
+		route := note.route()
 		s.metrics.request(route, sw.status, d)
 		level := slog.LevelDebug
 		if sw.status >= 500 {
@@ -171,34 +172,55 @@ func (s *Server) observe(h http.Handler) http.Handler {
 	})
 }
 
-// routeName keeps metric labels bounded.
-func routeName(p string) string {
-	switch p {
-	case "/.well-known/openid-configuration", "/authorize", "/authorize/callback", "/oauth/token", "/oauth/introspect",
-		"/revoke", "/userinfo", "/keys", "/end_session", "/login", "/healthz", "/readyz", "/metrics":
-		return p
-	}
-	if len(p) > 7 && p[:7] == "/login/" {
-		return "/login/{upstream}/callback"
-	}
-	return "other"
-}
-
 // LogHandler wraps a slog handler so every record made with a request's
-// context carries its request_id.
+// context carries its request_id, and no record carries a request's state,
+// nonce or code: op logs the client's state with protocol errors
+// (oidc.Error's LogValue), and these values let whoever reads the log
+// finish or replay someone's login.
 func LogHandler(h slog.Handler) slog.Handler { return ridHandler{h} }
 
 type ridHandler struct{ slog.Handler }
 
 func (h ridHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redact(a))
+		return true
+	})
 	if id := RequestID(ctx); id != "" {
-		r.AddAttrs(slog.String("request_id", id))
+		out.AddAttrs(slog.String("request_id", id))
 	}
-	addPersonAttrs(ctx, &r)
-	return h.Handler.Handle(ctx, r)
+	addPersonAttrs(ctx, &out)
+	return h.Handler.Handle(ctx, out)
 }
-func (h ridHandler) WithAttrs(a []slog.Attr) slog.Handler { return ridHandler{h.Handler.WithAttrs(a)} }
-func (h ridHandler) WithGroup(n string) slog.Handler      { return ridHandler{h.Handler.WithGroup(n)} }
+
+func (h ridHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(as))
+	for i, a := range as {
+		red[i] = redact(a)
+	}
+	return ridHandler{h.Handler.WithAttrs(red)}
+}
+func (h ridHandler) WithGroup(n string) slog.Handler { return ridHandler{h.Handler.WithGroup(n)} }
+
+// redactedKeys are never logged with their value, at any depth.
+var redactedKeys = map[string]bool{"state": true, "nonce": true, "code": true, "session_state": true, "code_verifier": true}
+
+func redact(a slog.Attr) slog.Attr {
+	a.Value = a.Value.Resolve()
+	if redactedKeys[strings.ToLower(a.Key)] {
+		return slog.String(a.Key, "[redacted]")
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		g := a.Value.Group()
+		red := make([]slog.Attr, len(g))
+		for i, x := range g {
+			red[i] = redact(x)
+		}
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(red...)}
+	}
+	return a
+}
 
 // unavailableAs503 answers 503 instead of op's 4xx when the request met an
 // unreachable database (unavailable.go) or the error is

@@ -117,6 +117,7 @@ func (o opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (
 		return "", time.Time{}, err
 	}
 	exp := o.s.now().Add(o.s.cfg.AccessTokenTTL)
+	o.s.metrics.tokenIssued(grantCode)
 	return tokenID(g.ID, 0, exp), exp, nil
 }
 
@@ -129,12 +130,14 @@ func (o opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
+		s.metrics.tokenIssued(grantCode)
 		return tokenID(g.ID, 0, exp), r.refreshToken, exp, nil
 	case *refreshRequest:
 		token, gen, err := s.refreshTokens(ctx, r)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
+		s.metrics.tokenIssued(grantRefresh)
 		return tokenID(r.grant.ID, gen, exp), token, exp, nil
 	}
 	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
@@ -232,13 +235,21 @@ func (o opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, 
 	return nil
 }
 
-// SetIntrospectionFromToken answers any authenticated client (a resource
-// server registered as a client) about a live token.
-func (o opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, _ string) error {
+// SetIntrospectionFromToken answers the client a live token was issued to
+// (authenticated by op before this is called); for any other client the
+// token is {"active": false}, so one app cannot read another's users
+// through their tokens. There is no list of resource servers per client:
+// an API that checks tokens introspects with the credentials of the app
+// the token was issued to (docs/architecture.md, Token flows).
+func (o opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	g, u, exp, err := o.s.liveGrant(ctx, tokenID, subject)
 	if err != nil {
 		noteUnavailable(ctx, err) // 503, not a false "active": false
 		return err                // op answers {"active": false}
+	}
+	if g.ClientID != clientID {
+		o.s.log.InfoContext(ctx, "introspection of another client's token refused", "client_id", clientID, "token_client_id", g.ClientID)
+		return errInvalidToken("token of another client")
 	}
 	resp.Expiration = oidc.FromTime(exp)
 	ui := new(oidc.UserInfo)

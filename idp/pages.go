@@ -12,7 +12,8 @@ import (
 type message struct{ title, text string }
 
 var (
-	msgNotFound       = message{"error_title", "not_found"}
+	msgNotFound       = message{"not_found_title", "not_found"}
+	msgBadRequest     = message{"error_title", "bad_request"}
 	msgRequestExpired = message{"error_title", "request_expired"}
 	msgLoginInvalid   = message{"error_title", "login_invalid"}
 	msgOtherBrowser   = message{"error_title", "other_browser"}
@@ -25,7 +26,7 @@ var (
 
 // allMessages lists every message, for the test that each one exists.
 var allMessages = []message{msgNotFound, msgRequestExpired, msgLoginInvalid, msgOtherBrowser,
-	msgNotAllowed, msgDisabled, msgUnavailable, msgCodeExpired, msgMisconfigured, msgInAppCodeExpired, msgStorageDown}
+	msgNotAllowed, msgDisabled, msgUnavailable, msgCodeExpired, msgMisconfigured, msgInAppCodeExpired, msgStorageDown, msgBadRequest}
 
 func (s *Server) locale(r *http.Request, a *authRequest) string {
 	var ui []string

@@ -251,16 +251,43 @@ func TestPageHeaders(t *testing.T) {
 	}
 }
 
+// TestCookieAttributes: an https issuer sets only __Host- cookies (Secure,
+// Path=/, no Domain), whatever path the handler asks for; an http issuer
+// (dev) keeps plain names and the issuer's path.
 func TestCookieAttributes(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		s := &Server{secure: secure}
 		w := httptest.NewRecorder()
 		s.setCookie(w, cookieSession, "v", "/sso/", time.Hour)
+		s.setCookie(w, cookieLogin+"0123456789", "v", "/sso/login/", time.Hour)
 		s.clearCookie(w, cookieBrowser, "/sso/")
-		for _, c := range w.Result().Cookies() {
-			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != secure || c.Path != "/sso/" {
+		cookies := w.Result().Cookies()
+		if len(cookies) != 3 {
+			t.Fatalf("%d cookies", len(cookies))
+		}
+		for _, c := range cookies {
+			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != secure || c.Domain != "" {
 				t.Errorf("secure issuer %v: cookie %+v", secure, c)
 			}
+			if secure && (!strings.HasPrefix(c.Name, "__Host-dingoidc_") || c.Path != "/") {
+				t.Errorf("https issuer: cookie %s with path %q, want __Host- and /", c.Name, c.Path)
+			}
+			if !secure && (strings.HasPrefix(c.Name, "__Host-") || !strings.HasPrefix(c.Path, "/sso/")) {
+				t.Errorf("http issuer: cookie %s with path %q", c.Name, c.Path)
+			}
+		}
+		// What the handler set, it reads back.
+		r := httptest.NewRequest(http.MethodGet, "/sso/login", nil)
+		r.AddCookie(&http.Cookie{Name: cookies[0].Name, Value: "v"})
+		if c, err := s.cookie(r, cookieSession); err != nil || c.Value != "v" {
+			t.Errorf("secure issuer %v: cookie not read back: %v", secure, err)
+		}
+		// A cookie without the prefix (planted by a sibling subdomain) is
+		// not the session on an https issuer.
+		r = httptest.NewRequest(http.MethodGet, "/sso/login", nil)
+		r.AddCookie(&http.Cookie{Name: cookieSession, Value: "planted"})
+		if _, err := s.cookie(r, cookieSession); (err == nil) == secure {
+			t.Errorf("secure issuer %v: unprefixed cookie read: %v", secure, err)
 		}
 	}
 }

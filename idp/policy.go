@@ -106,7 +106,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, a *authRequest, i
 	if reason := policyRefusal(&c.c, claims); reason != "" {
 		ev.Result, ev.Reason = SignInRefused, reason
 		s.recordSignIn(ctx, ev)
-		s.metrics.loginFailed(reason)
+		s.metrics.loginRefused(in.session.Upstream, a.ClientID, reason) // ReasonPolicy*: bounded
 		log.InfoContext(ctx, "login refused by the client's access policy", "reason", reason, "sso", in.sso)
 		s.refusedPage(w, r, a, c, claims, reason)
 		return false
@@ -114,10 +114,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, a *authRequest, i
 	ev.Result = SignInSuccess
 	if in.sso {
 		ev.Result = SignInSSO
-		s.metrics.loginsSSO.Add(1)
+		s.metrics.loginSSO(in.session.Upstream, a.ClientID)
 		log.InfoContext(ctx, "login through the SSO session")
 	} else {
-		s.metrics.loginsCompleted.Add(1)
+		s.metrics.loginCompleted(in.session.Upstream, a.ClientID)
 		log.InfoContext(ctx, "login completed")
 	}
 	s.recordSignIn(ctx, ev)

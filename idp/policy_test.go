@@ -194,7 +194,7 @@ func TestAccessPolicyGroups(t *testing.T) {
 
 			// The operator's log lines carry the address and user agent too.
 			logs := e.logs.String()
-			for _, line := range []string{"login completed", "login through the SSO session", "login refused by the client's access policy",
+			for _, line := range []string{"login completed", "login through the SSO session", "login refused by the client's access policy", "tokens refreshed",
 				"refresh refused by the client's access policy; grant revoked", "logout: SSO session ended"} {
 				if !regexp.MustCompile(`"msg":"` + regexp.QuoteMeta(line) + `"[^\n]*"client_ip":"[0-9a-f.:]+"[^\n]*"user_agent":"[^"]+"`).MatchString(logs) {
 					t.Errorf("no log line %q with client_ip and user_agent", line)

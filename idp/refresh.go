@@ -83,17 +83,24 @@ func (o opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	switch {
 	case gen == g.RefreshGeneration && slices.Equal(h, g.RefreshHash):
 	case gen == g.RefreshGeneration-1 && slices.Equal(h, g.PrevRefreshHash) && !now.After(g.RotatedAt.Add(s.cfg.RefreshGrace)):
+	case gen < g.RefreshGeneration && presentingClient(ctx) != g.ClientID:
+		// Another client presents this family's token: not its token, so
+		// it proves no reuse by the owner and must not end the owner's
+		// grant (op checks the owner only after this call). op has
+		// authenticated the presenting client by now.
+		return nil, op.ErrInvalidRefreshToken
 	case gen < g.RefreshGeneration && s.genuineRefresh(g, gen, secret):
-		// A genuine token of an earlier generation: reuse of a rotated
-		// token (RFC 9700 §4.14.2). Revoke everything. A made-up secret
-		// never gets here, so nobody can revoke a grant by guessing.
+		// A genuine token of an earlier generation, presented by its
+		// authenticated owner: reuse of a rotated token (RFC 9700
+		// §4.14.2). Revoke everything. A made-up secret never gets here,
+		// so nobody can revoke a grant by guessing.
 		if err := s.store.RevokeGrant(ctx, g.ID, now); err != nil {
 			noteUnavailable(ctx, err)
 			return nil, storageError(err, "revoke reused refresh token")
 		}
 		s.audit(ctx, "system", "grant.revoke_refresh_reuse", g.ID, map[string]any{"client_id": g.ClientID, "user_id": g.UserID})
 		s.log.WarnContext(ctx, "rotated refresh token reused; grant revoked", "client_id", g.ClientID, "user_id", g.UserID)
-		s.metrics.refreshReuse.Add(1)
+		s.metrics.refreshReuse.Inc()
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
 	default:
 		return nil, op.ErrInvalidRefreshToken

@@ -221,6 +221,28 @@ func TestHintSubjectAfterScan(t *testing.T) {
 	if v.Get("error") != "login_required" || v.Get("code") != "" {
 		t.Fatalf("another person's scan with a hint: %v", v)
 	}
+	// The refused scan leaves no session behind (its cookie was never set).
+	users, err := e.store.ListUsers(t.Context(), storage.UserFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scanned bool
+	for _, u := range users {
+		if u.ExternalID != "10002" {
+			continue
+		}
+		scanned = true
+		live, err := e.store.ListUserSessions(t.Context(), u.ID, e.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(live) != 0 {
+			t.Errorf("the refused scan left %d sessions", len(live))
+		}
+	}
+	if !scanned {
+		t.Error("the scan did not reach the store")
+	}
 }
 
 // The login cookie stays well under the 4 KB browsers keep, even with the
@@ -233,7 +255,7 @@ func TestLoginCookieSize(t *testing.T) {
 	b.get(app.conf.AuthCodeURL(strings.Repeat("s", 1024), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("nonce", strings.Repeat("n", 1024))))
 	var found bool
 	for _, c := range b.hc.Jar.Cookies(mustURL(e.issuer + "/login/dev/callback")) {
-		if strings.HasPrefix(c.Name, "dingoidc_login_") {
+		if strings.HasPrefix(c.Name, "__Host-dingoidc_login_") { // an https issuer: __Host- cookies
 			found = true
 			if size := len(c.Name) + len(c.Value); size > 3800 {
 				t.Errorf("login cookie is %d bytes", size)

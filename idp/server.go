@@ -43,10 +43,11 @@ type Server struct {
 	prefix     string   // issuer path, "" or "/sso"
 	secure     bool     // https issuer: Secure cookies
 	discovery  []byte
-	metrics    *metrics
+	metrics    *Metrics
 	web        *web.Renderer
 	handler    http.Handler
 	clientIP   *clientip.Resolver // trusted_proxies: who the person is
+	limits     *rateLimiters      // nil: rate limits disabled (ratelimit.go)
 	draining   atomic.Bool        // shutting down: /readyz is 503 (SetDraining)
 	health     upstreamHealth     // last exchange per upstream (upstreamhealth.go)
 	signIns    *signInQueue       // the sign-in log's writer (signinlog.go)
@@ -75,7 +76,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		keys:    deps.Keys,
 		log:     deps.Logger,
 		now:     deps.Now,
-		metrics: newMetrics(),
+		metrics: deps.Metrics,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -83,7 +84,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
+	s.metrics.watchStore(s.store)
 	s.clientIP, _ = clientip.New(cfg.TrustedProxies) // validated above
+	s.limits = newRateLimiters(cfg.RateLimits, s.now)
 	iss, _ := url.Parse(cfg.Issuer)
 	s.prefix = strings.TrimSuffix(iss.Path, "/")
 	s.secure = iss.Scheme == "https"
@@ -169,12 +175,12 @@ func (s *Server) routes() http.Handler {
 	opHandler := s.provider
 
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
-	mux.Handle("GET /authorize", s.pageUnavailable(s.withRequestURI(opHandler)))
-	mux.Handle("POST /authorize", s.pageUnavailable(s.withRequestURI(opHandler)))
-	mux.Handle("GET /authorize/callback", s.pageUnavailable(s.checkBrowser(opHandler)))
-	mux.Handle("POST /oauth/token", noStore(unavailableAs503(withRawBasic(opHandler))))
-	mux.Handle("POST /oauth/introspect", noStore(unavailableAs503(withRawBasic(opHandler))))
-	mux.Handle("POST /revoke", noStore(unavailableAs503(withRawBasic(opHandler))))
+	mux.Handle("GET /authorize", s.pageUnavailable(s.personPages(s.withRequestURI(opHandler))))
+	mux.Handle("POST /authorize", s.pageUnavailable(s.personPages(s.withRequestURI(opHandler))))
+	mux.Handle("GET /authorize/callback", s.pageUnavailable(s.personPages(s.checkBrowser(opHandler))))
+	mux.Handle("POST /oauth/token", noStore(s.tokenGuard(true, unavailableAs503(withRawBasic(opHandler)))))
+	mux.Handle("POST /oauth/introspect", noStore(s.tokenGuard(false, unavailableAs503(withRawBasic(opHandler)))))
+	mux.Handle("POST /revoke", noStore(s.tokenGuard(false, unavailableAs503(withRawBasic(opHandler)))))
 	mux.Handle("GET /userinfo", noStore(unavailableAs503(opHandler)))
 	mux.Handle("POST /userinfo", noStore(unavailableAs503(opHandler)))
 	mux.HandleFunc("/userinfo/", jsonNotFound)
@@ -188,16 +194,16 @@ func (s *Server) routes() http.Handler {
 	s.mountLegacyAPI(mux)
 
 	mux.Handle("GET /login", s.pageUnavailable(http.HandlerFunc(s.handleLogin)))
-	mux.Handle("GET /login/{upstream}/callback", s.pageUnavailable(http.HandlerFunc(s.handleUpstreamCallback)))
-	mux.Handle("POST /login/{upstream}/callback", s.pageUnavailable(http.HandlerFunc(s.handleUpstreamCallback)))
+	mux.Handle("GET /login/{upstream}/callback", s.pageUnavailable(s.personPages(http.HandlerFunc(s.handleUpstreamCallback))))
+	mux.Handle("POST /login/{upstream}/callback", s.pageUnavailable(s.personPages(http.HandlerFunc(s.handleUpstreamCallback))))
 	s.mountPolicy(mux) // refusal's way back, branding logo
 
-	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(web.Static()))))
+	mux.Handle("GET /static/", s.staticFiles())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", s.metricsEndpoint())
 	s.mountAdminAPI(mux) // adminapi.go, adminsession.go
 	s.mountConsole(mux)  // console.go
-	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, msgNotFound)
 	})
@@ -214,10 +220,11 @@ func (s *Server) routes() http.Handler {
 		AllowCredentials: false,
 		MaxAge:           600,
 	})
-	var h http.Handler = c.Handler(securityHeaders(mux))
+	var h http.Handler = c.Handler(securityHeaders(s.rateLimit(notePattern(mux))))
 	if s.prefix != "" {
 		h = http.StripPrefix(s.prefix, h)
 	}
+	h = s.limitBody(h)
 	return s.clientIP.Middleware(withUserAgent(s.observe(h)))
 }
 

@@ -67,7 +67,7 @@ func (s *Server) redeem(ctx context.Context, a *authRequest, withRefresh bool) (
 			s.log.ErrorContext(ctx, "revoke grant of reused code", "client_id", a.ClientID, "err", rerr)
 		}
 		s.log.WarnContext(ctx, "authorization code reused; its grant is revoked", "client_id", a.ClientID, "user_id", a.Subject)
-		s.metrics.codeReuse.Add(1)
+		s.metrics.codeReuse.Inc()
 		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
 	case errors.Is(err, storage.ErrUserDisabled), errors.Is(err, storage.ErrNotFound):
 		return nil, oidc.ErrInvalidGrant().WithDescription("user is disabled")

@@ -31,12 +31,12 @@ func (s *Server) upstreamRefusal(w http.ResponseWriter, r *http.Request, log int
 	switch {
 	case errors.Is(err, upstream.ErrMisconfigured):
 		log.WarnContext(ctx, "the upstream refused dingoidc's configuration; the operator must fix it", "err", err)
-		s.metrics.loginFailed("upstream_misconfigured")
+		s.metrics.loginRefused(upID, a.ClientID, refusedMisconfigured)
 		s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgMisconfigured)
 		return true
 	case errors.Is(err, upstream.ErrCodeInvalid) && r.Form.Get("auth_code") != "":
 		log.InfoContext(ctx, "in-app code expired or reused", "err", err)
-		s.metrics.loginFailed("code_invalid")
+		s.metrics.loginRefused(upID, a.ClientID, refusedCodeInvalid)
 		s.retryPageWith(w, r, a, upID, msgInAppCodeExpired)
 		return true
 	}

@@ -59,6 +59,8 @@ func failureKind(err error) string {
 		return "not_allowed"
 	case errors.Is(err, upstream.ErrDenied):
 		return "denied"
+	case errors.Is(err, upstream.ErrMisconfigured):
+		return "misconfigured"
 	case errors.Is(err, upstream.ErrUnavailable):
 		return "unavailable"
 	}

@@ -257,11 +257,27 @@ type Store interface {
 	// Sessions. CreateSession fails with ErrConflict when LoginStateHash was
 	// used before (the upstream state is single-use).
 	CreateSession(ctx context.Context, s *Session) error
+	// UpsertUserAndCreateSession is UpsertUser followed by CreateSession,
+	// all or nothing (one statement on postgres, one transaction on
+	// sqlite): the login's success path. s.UserID is set to the stored
+	// user's ID. When the stored user is disabled no session is created
+	// and the user is returned (Disabled tells the caller to refuse);
+	// ErrConflict when s's ID or LoginStateHash was used before, and then
+	// the user is not written either.
+	UpsertUserAndCreateSession(ctx context.Context, u *User, s *Session) (*User, error)
 	// GetSession returns the live session and its user; ErrNotFound when
 	// absent or expired at now, ErrUserDisabled when the user is disabled.
 	GetSession(ctx context.Context, idHash []byte, now time.Time) (*Session, *User, error)
 	// DeleteSession ends a session and revokes the grants issued under it.
 	DeleteSession(ctx context.Context, idHash []byte, now time.Time) error
+
+	// Upstream login states. ClaimLoginState marks a state (the hash of its
+	// nonce) used until expiresAt, ErrConflict when it was claimed before:
+	// one state drives one code exchange with the upstream.
+	// ReleaseLoginState gives it back (the upstream was unreachable, so the
+	// person may retry); a released or absent state is no error.
+	ClaimLoginState(ctx context.Context, hash []byte, expiresAt time.Time) error
+	ReleaseLoginState(ctx context.Context, hash []byte) error
 
 	// Grants. CreateGrant redeems an authorization code: it fails with
 	// ErrConflict when CodeHash was redeemed before, ErrUserDisabled when the
@@ -319,7 +335,7 @@ type Store interface {
 	RevokeAdminToken(ctx context.Context, id string, now time.Time) error
 	TouchAdminToken(ctx context.Context, id string, at time.Time) error
 
-	// DeleteExpired removes sessions, grants and retired keys that ended
+	// DeleteExpired removes sessions, grants, login states and retired keys that ended
 	// before now (grants revoked longer than a day ago too) and admin tokens
 	// expired or revoked more than AdminTokenRetention ago, and returns how
 	// many rows went. The sign-in log has its own retention

@@ -58,6 +58,32 @@ type ConsolePage struct {
 	Msgs    map[string]string
 	JSON    template.JS
 	V       string // the assets' version (cache busting)
+	// Brand is the organisation's name, logo and colour (web.Brand), as
+	// on the login pages; its colour comes as a style sheet (ConsoleBrandCSS),
+	// never inline.
+	Brand Brand
+	// BrandCSSVersion is in the brand style sheet's URL (set by Render).
+	BrandCSSVersion string
+}
+
+// ConsoleBrandCSS is the console's style sheet for the brand's colour
+// (buttons, the current section), "" without a colour. Like the login
+// pages (brandCSS), dark text on a light colour keeps labels readable.
+func ConsoleBrandCSS(b Brand) string {
+	if b.Color == "" || !ValidColor(b.Color) {
+		return ""
+	}
+	r, g, bl := rgb(b.Color)
+	hover, ring := shade(r, g, bl, 0.85), shade(r, g, bl, 0.6)
+	on, outline := "#fff", b.Color
+	if luminance(r, g, bl) > 0.21 {
+		on, outline = "#1f2329", shade(r, g, bl, 0.45)
+	}
+	return "a.button,button{background:" + b.Color + ";border-color:" + b.Color + ";color:" + on + "}\n" +
+		"a.button.secondary,button.secondary{background:#fff;color:" + outline + "}\n" +
+		"a.button:hover,button:hover{background:" + hover + ";border-color:" + hover + ";color:" + on + "}\n" +
+		"header.top nav a[aria-current=page]{background:" + b.Color + ";color:" + on + "}\n" +
+		"a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible{outline-color:" + ring + "}\n"
 }
 
 // NewConsole parses the shell and the console's message files; a missing
@@ -132,6 +158,10 @@ func (c *Console) Render(w http.ResponseWriter, status int, p ConsolePage) error
 	}
 	msgs := c.messages[p.Locale]
 	p.Msgs, p.JSON, p.V = msgs, c.json[p.Locale], c.version
+	if css := ConsoleBrandCSS(p.Brand); css != "" {
+		sum := sha256.Sum256([]byte(css))
+		p.BrandCSSVersion = hex.EncodeToString(sum[:6])
+	}
 	t, err := c.tmpl.Clone()
 	if err != nil {
 		return err

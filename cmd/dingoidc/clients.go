@@ -43,8 +43,19 @@ func (c *cli) clientCreate(ctx context.Context, name string, args []string) erro
 		"random secret (32 bytes, base64url), printed once; only its SHA-256 is\n"+
 		"stored. Use --public for apps that cannot keep a secret (PKCE).")
 	f := addClientFlags(fs, true)
+	secretFile := fs.String("secret-file", "", "read the secret from `PATH` instead of generating one (an app moving over keeps its secret; never printed)")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
+	}
+	var given Secret
+	if *secretFile != "" {
+		if *f.public {
+			return fmt.Errorf("%s: --secret-file and --public exclude each other (a public client has no secret)", name)
+		}
+		var err error
+		if given, err = readSecretFile(*secretFile); err != nil {
+			return fmt.Errorf("%s: --secret-file: %w", name, err)
+		}
 	}
 	return c.withStore(ctx, o, func(cfg *FileConfig, st storage.Store) error {
 		now := c.now().UTC()
@@ -64,7 +75,10 @@ func (c *cli) clientCreate(ctx context.Context, name string, args []string) erro
 		}
 		var secret Secret
 		if !cl.Public {
-			secret = Secret(admin.NewSecret())
+			secret = given
+			if secret == "" {
+				secret = Secret(admin.NewSecret())
+			}
 			cl.SecretHash = admin.HashSecret(secret.Value())
 		}
 		if err := st.CreateClient(ctx, cl); errors.Is(err, storage.ErrConflict) {
@@ -75,7 +89,7 @@ func (c *cli) clientCreate(ctx context.Context, name string, args []string) erro
 		if err := audit(ctx, st, now, actorCLI, "client.create", cl.ID, admin.Details(cl)); err != nil {
 			return err
 		}
-		if cl.Public {
+		if cl.Public || given != "" { // nothing to show: no secret, or the operator's own
 			if o.json {
 				return writeJSON(c.stdout, struct {
 					Client clientView `json:"client"`

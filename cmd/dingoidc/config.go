@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -39,13 +37,19 @@ type FileConfig struct {
 	TrustedProxies    []string        `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
 	ShutdownGrace     Duration        `yaml:"shutdown_grace" json:"shutdown_grace,omitempty"` // serve_faults.go
 	Admin             AdminSection    `yaml:"admin" json:"admin,omitempty"`                   // config_admin.go
+	MaxBodyBytes      int64           `yaml:"max_body_bytes" json:"max_body_bytes,omitempty"` // 0: 64 KiB
 
-	TLSConfig  `yaml:",inline"` // tls_cert_file, tls_key_file: serve https (tls.go)
-	SiteConfig `yaml:",inline"` // branding, signin_log_retention (config_site.go)
+	TLSConfig    `yaml:",inline"`   // tls_cert_file, tls_key_file: serve https (tls.go)
+	MetricsServe MetricsServeConfig `yaml:",inline"`                        // metrics_listen, metrics_public (config_metrics.go)
+	RateLimits   RateLimitsConfig   `yaml:"rate_limits" json:"rate_limits"` // config_ratelimits.go
+	SiteConfig   `yaml:",inline"`   // branding, signin_log_retention (config_site.go)
 
 	path    string            // the file read; "" when none
 	dev     bool              // serve --dev
 	fromEnv map[string]string // config key → environment variable that set it
+	// upstreamMetrics, set by serve, counts each upstream's API calls
+	// (config_metrics.go); nil elsewhere.
+	upstreamMetrics *idp.Metrics
 }
 
 // StorageConfig chooses the database.
@@ -221,34 +225,6 @@ func (c *FileConfig) source() string {
 	return c.path
 }
 
-// decodeFile decodes the YAML file strictly. Syntax errors fail at once;
-// unknown keys and wrong types come back as problems, all of them.
-func (c *FileConfig) decodeFile(path string) ([]error, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	err = dec.Decode(c)
-	if errors.Is(err, io.EOF) { // empty file
-		return nil, nil
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		problems := make([]error, 0, len(te.Errors))
-		for _, msg := range te.Errors {
-			problems = append(problems, errors.New(rewriteYAMLError(msg)))
-		}
-		return problems, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return nil, nil
-}
-
 // envOverrides are the DINGOIDC_* variables, each with the key it sets.
 // Empty variables are ignored.
 var envOverrides = []struct {
@@ -362,6 +338,7 @@ func (c *FileConfig) IDPConfig(upstreams []idp.UpstreamConfig) (idp.Config, erro
 	}
 	ic := c.tokenSettings()
 	ic.Issuer, ic.MasterKey, ic.Upstreams = c.Issuer, mk, upstreams
+	ic.Metrics, ic.RateLimits = c.MetricsServe.idp(), c.RateLimits.idp(c.dev)
 	ic.Admin = c.Admin.idpAdmin()
 	if err := c.SiteConfig.apply(&ic); err != nil {
 		return idp.Config{}, err
@@ -384,6 +361,7 @@ func (c *FileConfig) tokenSettings() idp.Config {
 		RefreshGrace:             t.RefreshGrace.D(),
 		DefaultAccessTokenFormat: c.AccessTokenFormat,
 		TrustedProxies:           c.TrustedProxies,
+		MaxBodyBytes:             c.MaxBodyBytes,
 	}
 }
 
@@ -395,7 +373,7 @@ var (
 		"RefreshTTL": "tokens.refresh_token_ttl", "RefreshMaxTTL": "tokens.refresh_token_max_ttl",
 		"SessionTTL": "tokens.session_ttl", "LoginTTL": "tokens.login_ttl", "CodeTTL": "tokens.code_ttl",
 		"RefreshGrace": "tokens.refresh_grace", "DefaultAccessTokenFormat": "access_token_format",
-		"TrustedProxies": "trusted_proxies",
+		"TrustedProxies": "trusted_proxies", "MaxBodyBytes": "max_body_bytes",
 	}
 	keysOptionsKeys = map[string]string{"RotationPeriod": "keys.rotation_period", "PublishAhead": "keys.publish_ahead"}
 )
@@ -404,11 +382,13 @@ var (
 // upstream.Config), in the config's order.
 func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]idp.UpstreamConfig, error) {
 	out := make([]idp.UpstreamConfig, 0, len(c.Upstreams))
+	var errs []error // every upstream's problem, not just the first
 	for i := range c.Upstreams {
 		e := &c.Upstreams[i]
 		newConfig, ok := upstreamTypes[e.Type]
 		if !ok {
-			return nil, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type)
+			errs = append(errs, fmt.Errorf("upstream %q: unknown type %q", e.ID, e.Type))
+			continue
 		}
 		cfg := e.Config
 		if cfg == nil {
@@ -416,12 +396,14 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 		}
 		d := deps
 		d.ID = e.ID
+		d.HTTPClient = c.upstreamMetrics.UpstreamClient(e.ID, d.HTTPClient) // API calls counted per upstream (serve)
 		if d.Logger != nil {
 			d.Logger = d.Logger.With("upstream", e.ID)
 		}
 		p, err := cfg.Open(ctx, d)
 		if err != nil {
-			return nil, fmt.Errorf("upstream %q: %w", e.ID, err)
+			errs = append(errs, fmt.Errorf("upstream %q: %w", e.ID, err))
+			continue
 		}
 		if w, ok := cfg.(upstream.Warner); ok && d.Logger != nil {
 			for _, s := range w.Warnings() {
@@ -437,6 +419,9 @@ func (c *FileConfig) buildUpstreams(ctx context.Context, deps upstreamDeps) ([]i
 
 			RevalidateAfter: e.RevalidateAfter.D(),
 		})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
 }

@@ -57,13 +57,13 @@ func problems(t *testing.T, err error) []string {
 
 func TestConfigCheckOK(t *testing.T) {
 	path := writeFile(t, "dingoidc.yaml", validConfig(t.TempDir()))
-	r := mustRun(t, fakeEnv{}, "config", "check", "--config", path)
+	r := mustRun(t, fakeEnv{}, "config", "check", "--dev", "--config", path) // its upstream is type dev
 	for _, want := range []string{"config OK", "https://sso.example.gov.cn", "dev: dev", "grafana: confidential"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output does not contain %q:\n%s", want, r.stdout)
 		}
 	}
-	r = mustRun(t, fakeEnv{}, "config", "check", "--config", path, "--json")
+	r = mustRun(t, fakeEnv{}, "config", "check", "--dev", "--config", path, "--json")
 	out := decodeJSON[struct {
 		OK     bool `json:"ok"`
 		Config struct {
@@ -493,9 +493,9 @@ clients:
 		}
 	}
 
-	r := mustRun(t, fakeEnv{}, "config", "check", "--config", path)
+	r := mustRun(t, fakeEnv{}, "config", "check", "--dev", "--config", path)
 	check("config check", r.stdout+r.stderr)
-	r = mustRun(t, fakeEnv{}, "config", "check", "--config", path, "--json")
+	r = mustRun(t, fakeEnv{}, "config", "check", "--dev", "--config", path, "--json")
 	check("config check --json", r.stdout+r.stderr)
 
 	cfg, err := loadConfig(path, fakeEnv{}.getenv, loadOptions{Serve: true})

@@ -45,6 +45,7 @@ func (c *FileConfig) Validate(serve bool) error {
 		add("data_dir", "must not be empty")
 	}
 	errs = append(errs, c.TLSConfig.problems()...)
+	errs = append(errs, append(c.MetricsServe.problems(), c.RateLimits.problems()...)...)
 	errs = append(errs, c.SiteConfig.problems()...)
 
 	// Storage.

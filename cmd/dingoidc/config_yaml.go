@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -18,12 +20,14 @@ var notFoundRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type (
 
 // sectionNames names the config sections by their Go types, for messages.
 var sectionNames = map[string]string{
-	"main.FileConfig":    "",
-	"main.StorageConfig": "storage",
-	"main.TokensConfig":  "tokens",
-	"main.KeysConfig":    "keys",
-	"main.LogConfig":     "log",
-	"main.StaticClient":  "a clients entry",
+	"main.FileConfig":       "",
+	"main.StorageConfig":    "storage",
+	"main.TokensConfig":     "tokens",
+	"main.KeysConfig":       "keys",
+	"main.LogConfig":        "log",
+	"main.StaticClient":     "a clients entry",
+	"main.RateLimitsConfig": "rate_limits",
+	"main.RateLimitBucket":  "a rate_limits bucket",
 }
 
 // rewriteYAMLError turns yaml.v3's "field x not found in type main.T" into
@@ -214,3 +218,33 @@ func yamlFields(t reflect.Type) (map[string]reflect.Type, bool) {
 func lineMsg(line int, msg string) string { return "line " + strconv.Itoa(line) + ": " + msg }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// decodeFile decodes the YAML file strictly. Syntax errors fail at once;
+// unknown keys and wrong types come back as problems, all of them.
+func (c *FileConfig) decodeFile(path string) ([]error, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	err = dec.Decode(c)
+	if errors.Is(err, io.EOF) { // empty file
+		return nil, nil
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		problems := make([]error, 0, len(te.Errors))
+		for _, msg := range te.Errors {
+			// yaml cuts long values mid-rune: never hand the operator
+			// broken UTF-8 (found by FuzzLoadConfig).
+			problems = append(problems, errors.New(strings.ToValidUTF8(rewriteYAMLError(msg), "…")))
+		}
+		return problems, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %s", path, strings.ToValidUTF8(err.Error(), "…"))
+	}
+	return nil, nil
+}

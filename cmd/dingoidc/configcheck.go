@@ -5,20 +5,51 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/dingoidc/dingoidc/idp/keys"
 )
 
 func (c *cli) configCheck(ctx context.Context, name string, args []string) error {
 	fs, o := c.flagSet(name, "", "Validate the config (file, then DINGOIDC_* variables) as serve would and\n"+
 		"print \"config OK\" with a summary in which every secret is redacted, or\n"+
 		"every problem, one a line. Nothing is written (not even the database).")
+	dev := fs.Bool("dev", false, "check as serve --dev would run (a dev upstream is allowed)")
 	online := fs.Bool("online", false, "also check each upstream against the real service (as dingoidc upstream check)")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(o.config, c.getenv, loadOptions{Serve: true})
+	cfg, err := loadConfig(o.config, c.getenv, loadOptions{Serve: true, Dev: *dev})
+	if err == nil {
+		ephemeralKey := cfg.dev && cfg.SecretKey == "" && cfg.SecretKeyFile == ""
+		if ephemeralKey {
+			// serve --dev would create data_dir/master-key; check writes
+			// nothing, so it checks with a key of its own.
+			cfg.SecretKey = Secret(keys.GenerateMasterKey())
+		}
+		if cfg.dev && len(cfg.Upstreams) == 0 { // as serve --dev does
+			if cfg.Upstreams, err = mountDevSimulators(cfg.Issuer, http.NewServeMux()); err != nil {
+				return err
+			}
+		}
+		// What serve does next with the config, short of opening the
+		// database: one function for both (config_runtime.go).
+		_, err = cfg.runtimeConfig(ctx, upstreamDeps{
+			HTTPClient: &http.Client{Timeout: time.Minute},
+			Logger:     slog.New(slog.DiscardHandler),
+			Dev:        cfg.dev,
+			Issuer:     cfg.Issuer,
+			Mount:      func(string, http.Handler) {},
+		})
+		if ephemeralKey {
+			cfg.SecretKey = ""
+		}
+	}
 	var ce *configError
 	if errors.As(err, &ce) && o.json {
 		problems := make([]string, 0, len(ce.problems))
@@ -133,7 +164,22 @@ func (c *FileConfig) printSummary(w io.Writer) error {
 			kind = "confidential, secret from " + sc.SecretFile
 		}
 		desc := fmt.Sprintf("%s: %s, %s", sc.ID, kind, strings.Join(sc.RedirectURIs, " "))
+		if len(sc.AllowedGroups) > 0 {
+			desc += ", groups: " + strings.Join(sc.AllowedGroups, " ")
+		}
+		if len(sc.AllowedTenants) > 0 {
+			desc += ", tenants: " + strings.Join(sc.AllowedTenants, " ")
+		}
+		if sc.LegacyAPI {
+			desc += ", legacy API"
+		}
 		fmt.Fprintf(tw, "%s\t%s\n", label(i, "clients"), desc)
+	}
+	switch a := c.Admin; {
+	case len(a.Subjects) == 0 && len(a.Groups) == 0:
+		row("admin", "nobody (no console; admin API tokens only)")
+	default:
+		row("admin", fmt.Sprintf("subjects: %s; groups: %s", orDash(strings.Join(a.Subjects, " ")), orDash(strings.Join(a.Groups, " "))))
 	}
 	return tw.Flush()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/dingoidc/dingoidc/idp/admin"
 	"github.com/dingoidc/dingoidc/storage"
 )
 
@@ -40,10 +40,9 @@ type demoApp struct {
 
 func mountDemo(ctx context.Context, mux *http.ServeMux, st storage.Store, issuer string, log *slog.Logger) error {
 	secret := randomToken(32)
-	sum := sha256.Sum256([]byte(secret))
 	now := time.Now().UTC()
 	c := &storage.Client{
-		ID: demoClientID, Name: "dingoidc demo", SecretHash: sum[:], Static: true,
+		ID: demoClientID, Name: "dingoidc demo", SecretHash: admin.HashSecret(secret), Static: true,
 		RedirectURIs:           []string{issuer + "/demo/callback"},
 		PostLogoutRedirectURIs: []string{issuer + "/demo"},
 		CreatedAt:              now, UpdatedAt: now,

@@ -71,5 +71,5 @@ func TestPackageConfig(t *testing.T) {
 	}
 	writeCert(t, filepath.Join(dir, "tls", "cert.pem"), filepath.Join(dir, "tls", "key.pem"), "sso.example.gov.cn")
 	text = strings.Replace(text, "upstreams: []", "upstreams:\n  - {id: dev, type: dev}", 1)
-	mustRun(t, fakeEnv{}, "config", "check", "--config", writeFile(t, "config.yaml", text))
+	mustRun(t, fakeEnv{}, "config", "check", "--dev", "--config", writeFile(t, "config.yaml", text))
 }

@@ -86,9 +86,11 @@ func (c *cli) keysList(ctx context.Context, name string, args []string) error {
 func (c *cli) keysRotate(ctx context.Context, name string, args []string) error {
 	fs, o := c.flagSet(name, "", "Add a new signing key. It is published at once and signs after\n"+
 		"keys.publish_ahead, so relying parties that cache the JWKS learn it\n"+
-		"first; with --now it signs at once (when the current key may be\n"+
-		"compromised). Needs the master key. Recorded in the audit log.")
-	now := fs.Bool("now", false, "sign with the new key at once")
+		"first; with --now it signs as soon as every replica publishes it\n"+
+		"(within 30s, when every replica has reloaded the key set: for a\n"+
+		"current key that may be compromised).\n"+
+		"Needs the master key. Recorded in the audit log.")
+	now := fs.Bool("now", false, "sign with the new key as soon as every replica publishes it")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -106,8 +108,8 @@ func (c *cli) keysRotate(ctx context.Context, name string, args []string) error 
 			return writeJSON(c.stdout, v)
 		}
 		when := "signs from " + formatTime(k.ActiveFrom)
-		if *now { // activation times are whole seconds: "now" may be the next one
-			when = "signs now (from " + formatTime(k.ActiveFrom) + ")"
+		if *now {
+			when = "signs as soon as every replica publishes it (from " + formatTime(k.ActiveFrom) + ")"
 		}
 		_, err = fmt.Fprintf(c.stdout, "new signing key %s (%s): published now, %s\n", k.ID, k.Algorithm, when)
 		return err

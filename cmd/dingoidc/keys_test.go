@@ -32,7 +32,7 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("list %+v", list)
 	}
 	r = mustRun(t, env, "keys", "rotate", "--now")
-	if !strings.Contains(r.stdout, "signs now") {
+	if !strings.Contains(r.stdout, "signs as soon as every replica publishes it") {
 		t.Errorf("rotate --now: %q", r.stdout)
 	}
 	third := strings.Fields(r.stdout)[3]

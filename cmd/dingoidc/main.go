@@ -60,7 +60,7 @@ func commands() []command {
 		{"client delete", "delete a client and revoke its grants", (*cli).clientDelete},
 		{"client rotate-secret", "give a client a new secret, shown once", (*cli).clientRotateSecret},
 		{"keys list", "list signing keys", (*cli).keysList},
-		{"keys rotate", "publish the next signing key (--now: sign with it at once)", (*cli).keysRotate},
+		{"keys rotate", "publish the next signing key (--now: sign with it within 30s)", (*cli).keysRotate},
 		{"keys rewrap", "re-encrypt the signing keys under a new master key (--new-key-file)", (*cli).keysRewrap},
 		{"user list", "list users", (*cli).userList},
 		{"user disable", "disable a user, ending its sessions and grants", (*cli).userDisable},

@@ -41,7 +41,28 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	logger := slog.New(idp.LogHandler(cfg.newLogger(stderr).Handler()))
 	slog.SetDefault(logger) // zitadel/oidc logs to the default logger
+	warnReadableSecrets(cfg, logger)
 
+	mux := http.NewServeMux()
+	if *dev && len(cfg.Upstreams) == 0 {
+		if cfg.Upstreams, err = mountDevSimulators(cfg.Issuer, mux); err != nil {
+			return err
+		}
+	}
+	metrics := idp.NewMetrics()
+	cfg.upstreamMetrics = metrics
+	icfg, err := cfg.runtimeConfig(ctx, upstreamDeps{
+		// Upstreams set their own per-call timeouts; this only bounds a call
+		// whose upstream forgot to.
+		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
+		Logger:     logger,
+		Dev:        *dev,
+		Issuer:     cfg.Issuer,
+		Mount:      func(path string, h http.Handler) { mux.Handle(path, h) },
+	})
+	if err != nil {
+		return err
+	}
 	st, err := openStoreRetrying(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -63,29 +84,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("signing keys: %w", err)
 	}
 
-	mux := http.NewServeMux()
-	if *dev && len(cfg.Upstreams) == 0 {
-		if cfg.Upstreams, err = mountDevSimulators(cfg.Issuer, mux); err != nil {
-			return err
-		}
-	}
-	ups, err := cfg.buildUpstreams(ctx, upstreamDeps{
-		// Upstreams set their own per-call timeouts; this only bounds a call
-		// whose upstream forgot to.
-		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
-		Logger:     logger,
-		Dev:        *dev,
-		Issuer:     cfg.Issuer,
-		Mount:      func(path string, h http.Handler) { mux.Handle(path, h) },
-	})
-	if err != nil {
-		return err
-	}
-	icfg, err := cfg.IDPConfig(ups)
-	if err != nil {
-		return err
-	}
-	srv, err := idp.New(icfg, idp.Deps{Store: st, Keys: km, Logger: logger})
+	srv, err := idp.New(icfg, idp.Deps{Store: st, Keys: km, Logger: logger, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -110,6 +109,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	hs := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -119,6 +119,9 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	defer stop()
 	serve, err := cfg.TLSConfig.serveFunc(runCtx, hs, logger)
 	if err != nil {
+		return err
+	}
+	if err := cfg.MetricsServe.serveMetrics(runCtx, metrics.Handler(), logger); err != nil {
 		return err
 	}
 	go srv.Run(runCtx, 5*time.Minute)

@@ -91,6 +91,19 @@ func TestServeDev(t *testing.T) {
 		}
 		return string(b)
 	}
+	// Headers and bodies are capped (issue 11): 431 and 413, not read whole.
+	big, _ := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+	big.Header.Set("X-Big", strings.Repeat("x", 2*maxHeaderBytes))
+	if resp, err := hc.Do(big); err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a %d KiB header: %v %v", 2*maxHeaderBytes>>10, resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := hc.Post(base+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(strings.Repeat("x", 1<<20))); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 1 MiB token request: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if home := get(base + "/"); !strings.Contains(home, "dingoidc demo") {
 		t.Fatalf("home is not the demo page: %.300s", home)
 	}

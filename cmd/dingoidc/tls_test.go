@@ -106,15 +106,15 @@ func TestTLSConfigProblems(t *testing.T) {
 	// config check reports them with the other problems, and shows the
 	// files, from the file or the environment.
 	cfg := writeFile(t, "config.yaml", validConfig(t.TempDir())+"tls_cert_file: "+cert+"\n")
-	r := runCLI(t, fakeEnv{}, "config", "check", "--config", cfg)
+	r := runCLI(t, fakeEnv{}, "config", "check", "--dev", "--config", cfg)
 	if got := problems(t, r.err); len(got) != 1 || !strings.Contains(got[0], "tls_key_file: required") {
 		t.Errorf("config check with tls_cert_file only: %q", got)
 	}
-	r = mustRun(t, fakeEnv{"DINGOIDC_TLS_CERT_FILE": cert, "DINGOIDC_TLS_KEY_FILE": key}, "config", "check", "--config", cfg, "--json")
+	r = mustRun(t, fakeEnv{"DINGOIDC_TLS_CERT_FILE": cert, "DINGOIDC_TLS_KEY_FILE": key}, "config", "check", "--dev", "--config", cfg, "--json")
 	if !strings.Contains(r.stdout, `"tls_cert_file": "`+cert+`"`) || !strings.Contains(r.stdout, `"tls_key_file": "`+key+`"`) {
 		t.Errorf("config check --json does not show the TLS files from DINGOIDC_TLS_*:\n%s", r.stdout)
 	}
-	r = mustRun(t, fakeEnv{"DINGOIDC_TLS_KEY_FILE": key}, "config", "check", "--config", cfg)
+	r = mustRun(t, fakeEnv{"DINGOIDC_TLS_KEY_FILE": key}, "config", "check", "--dev", "--config", cfg)
 	if !strings.Contains(r.stdout, "tls_cert_file") || !strings.Contains(r.stdout, "https") {
 		t.Errorf("config check does not show https:\n%s", r.stdout)
 	}

@@ -83,6 +83,11 @@ func consoleLogin(tb *tab, upstream string) {
 	tb.t.Helper()
 	tb.run("open the console", chromedp.Navigate(env.base+"/admin"))
 	tb.consolePage("signin", tb.consoleText("signin_title"))
+	var navShown bool
+	tb.eval(`document.getElementById("nav").offsetParent !== null`, &navShown)
+	if navShown {
+		tb.t.Error("the sign-in page shows the console's navigation")
+	}
 	tb.click("#login")
 	tb.page("chooser", "chooser_title")
 	tb.click(`a[data-upstream="` + upstream + `"]`)
@@ -193,6 +198,19 @@ func TestConsole(t *testing.T) {
 		tb.screenshot("console-apps-phone")
 		tb.run("desktop screen", emulation.ClearDeviceMetricsOverride())
 
+		// Delete it, confirming first.
+		tb.click(`tr[data-client="` + clientID + `"] a`)
+		tb.consolePage("app", "Grafana (other admin)")
+		tb.click("#delete-app")
+		tb.click("#delete-app-yes")
+		tb.consolePage("apps", tb.consoleText("nav_apps"))
+		tb.waitJS("the list without the app", `document.querySelector("#view table") && !document.querySelector('tr[data-client="`+clientID+`"]')`)
+		var status int
+		tb.awaitJS(`fetch("/admin/api/v1/clients/`+clientID+`").then(r => r.status)`, &status)
+		if status != 404 {
+			t.Errorf("the deleted app answers %d, want 404", status)
+		}
+
 		// Find 张伟 and end his sessions.
 		tb.click(`a[data-nav="people"]`)
 		tb.consolePage("people", tb.consoleText("nav_people"))
@@ -228,7 +246,12 @@ func TestConsole(t *testing.T) {
 			t.Errorf("sign-in log filtered to 张伟 shows %d rows (%d of others); the API has %d", shown, others, apiItems)
 		}
 		if apiItems == 0 {
-			t.Log("the sign-in log is empty: this build records no sign-ins yet (issue 10 item 5)")
+			t.Error("the sign-in log has no sign-in of 张伟, who just signed in to the console")
+		}
+		var success int
+		tb.eval(`document.querySelectorAll('tr[data-signin][data-result="success"]').length`, &success)
+		if success == 0 {
+			t.Error("the sign-in log shows no successful sign-in of 张伟")
 		}
 		var csvStatus int
 		tb.awaitJS(`fetch(document.querySelector("#csv").href).then(r => r.status)`, &csvStatus)

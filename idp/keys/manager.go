@@ -176,9 +176,10 @@ func (m *Manager) Maintain(ctx context.Context) error {
 }
 
 // Rotate forces a rotation (`dingoidc keys rotate`): it adds a new key
-// that signs PublishAhead from now, or at once if immediate (when the
-// current key may be compromised; relying parties that cached the JWKS
-// refetch on the unknown kid). A next key that has not signed yet is
+// that signs PublishAhead from now, or if immediate (when the current key
+// may be compromised) CacheTTL from now: as soon as every replica publishes
+// it, so that a token signed with it verifies against any replica's JWKS
+// (relying parties that cached the JWKS refetch on the unknown kid). A next key that has not signed yet is
 // replaced. The rotation is recorded in the audit log as "keys.rotate".
 // The returned key carries no private material; if only the audit write
 // failed, it is returned together with the error.
@@ -197,8 +198,15 @@ func (m *Manager) RotateAs(ctx context.Context, immediate bool, actor string) (s
 		replaced = nil
 		activeFrom := ceilSecond(now.Add(m.opts.PublishAhead))
 		cur := signingIndex(ks, now)
-		if immediate || cur < 0 {
+		switch {
+		case cur < 0:
 			activeFrom = floorSecond(now)
+		case immediate:
+			// Published now, signing as soon as every replica publishes it
+			// too (each reloads the set within CacheTTL). Signing at once
+			// would hand out tokens that a relying party fetching the JWKS
+			// from a replica still on the old set cannot verify.
+			activeFrom = ceilSecond(now.Add(m.opts.CacheTTL))
 		}
 		if cur >= 0 {
 			// Next keys never signed: drop them, or they would take over

@@ -324,10 +324,11 @@ func TestRotate(t *testing.T) {
 		wantSigning string // "old" or "new" right after Rotate
 	}{
 		{name: "scheduled", at: 100 * h, wantActive: 101 * h, wantOldRet: 102 * h, wantStored: 2, wantSigning: "old"},
-		{name: "immediate", at: 100 * h, immediate: true, wantActive: 100 * h, wantOldRet: 101 * h, wantStored: 2, wantSigning: "new"},
-		{name: "immediate right after the first key", at: 0, immediate: true, wantActive: time.Second, wantOldRet: h + time.Second, wantStored: 2, wantSigning: "old"},
+		// Immediate: signs once every replica has reloaded the set (CacheTTL).
+		{name: "immediate", at: 100 * h, immediate: true, wantActive: 100*h + DefaultCacheTTL, wantOldRet: 101*h + DefaultCacheTTL, wantStored: 2, wantSigning: "old"},
+		{name: "immediate right after the first key", at: 0, immediate: true, wantActive: DefaultCacheTTL, wantOldRet: h + DefaultCacheTTL, wantStored: 2, wantSigning: "old"},
 		{name: "scheduled replaces the next key", at: 719*h + 30*time.Minute, pending: true, wantActive: 720*h + 30*time.Minute, wantOldRet: 721*h + 30*time.Minute, wantStored: 2, wantSigning: "old"},
-		{name: "immediate replaces the next key", at: 719*h + 30*time.Minute, pending: true, immediate: true, wantActive: 719*h + 30*time.Minute, wantOldRet: 720*h + 30*time.Minute, wantStored: 2, wantSigning: "new"},
+		{name: "immediate replaces the next key", at: 719*h + 30*time.Minute, pending: true, immediate: true, wantActive: 719*h + 30*time.Minute + DefaultCacheTTL, wantOldRet: 720*h + 30*time.Minute + DefaultCacheTTL, wantStored: 2, wantSigning: "old"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -540,6 +541,10 @@ func TestSignedJWTVerifies(t *testing.T) {
 	if _, err := m.Rotate(t.Context(), true); err != nil {
 		t.Fatal(err)
 	}
+	clk.Set(t0.Add(time.Hour + DefaultCacheTTL))    // the new key signs
+	if err := m.Maintain(t.Context()); err != nil { // as Run does: the old key retires
+		t.Fatal(err)
+	}
 	second := sign(`{"sub":"bob"}`)
 	set := jwks()
 	if len(set.Keys) != 2 {
@@ -556,7 +561,7 @@ func TestSignedJWTVerifies(t *testing.T) {
 		t.Error("old token verifies with the new key")
 	}
 
-	clk.Set(t0.Add(2 * time.Hour))
+	clk.Set(t0.Add(2*time.Hour + DefaultCacheTTL))
 	if err := verify(first, jwks()); err == nil {
 		t.Error("old token verifies after its key left the JWKS")
 	}
@@ -738,6 +743,10 @@ func TestLogsNoKeyMaterial(t *testing.T) {
 	}
 	clk.Add(time.Hour)
 	if _, err := m.Rotate(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(DefaultCacheTTL) // the new key signs: the old one retires
+	if err := m.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	out := logs.String()

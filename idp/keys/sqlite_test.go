@@ -83,7 +83,12 @@ func TestSQLite(t *testing.T) {
 		t.Errorf("audit log %+v", events)
 	}
 
-	// A restarted replica decodes what was stored.
+	// A restarted replica decodes what was stored; the new key signs once
+	// every replica has it.
+	if !added.ActiveFrom.Equal(clk.Now().Add(DefaultCacheTTL)) {
+		t.Errorf("ActiveFrom %v, want CacheTTL after %v", added.ActiveFrom, clk.Now())
+	}
+	clk.Set(added.ActiveFrom)
 	restarted := newTestManager(t, store, clk, Options{})
 	if err := restarted.Ensure(t.Context()); err != nil {
 		t.Fatalf("Ensure after restart: %v", err)
@@ -98,7 +103,7 @@ func TestSQLite(t *testing.T) {
 	var states []string
 	for _, k := range list {
 		states = append(states, string(k.State))
-		if k.ID == added.ID && !k.ActiveFrom.Equal(clk.Now()) {
+		if k.ID == added.ID && !k.ActiveFrom.Equal(added.ActiveFrom) {
 			t.Errorf("ActiveFrom read back as %v, want %v", k.ActiveFrom, clk.Now())
 		}
 	}

@@ -16,8 +16,8 @@ const revokedRetention = 24 * time.Hour
 
 // DeleteExpired removes the sessions and grants expired at now (no longer
 // live: expires_at <= now), the grants revoked a day or more before now, the
-// keys retired at now and the admin tokens expired or revoked
-// storage.AdminTokenRetention or more before now,
+// keys retired at now, the login states expired at now and the admin
+// tokens expired or revoked storage.AdminTokenRetention or more before now,
 // in one round trip (one implicit transaction), and returns how many rows
 // went. Removing keys changes the key set, so it moves the version on too: a
 // swap prepared from the set before would otherwise bring them back.
@@ -33,6 +33,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	batch.Queue(`DELETE FROM signing_keys WHERE retire_at <= $1`, now)
 	batch.Queue(`DELETE FROM admin_tokens WHERE expires_at <= $1 OR revoked_at <= $1`,
 		now.Add(-storage.AdminTokenRetention))
+	batch.Queue(`DELETE FROM login_states WHERE expires_at <= $1`, now)
 	br := s.pool.SendBatch(ctx, batch)
 	defer br.Close()
 	var n int64

@@ -56,14 +56,12 @@ func rotation(name string, from int64, now time.Time) storage.Rotation {
 	}
 }
 
-// login runs the storage side of one login and one token refresh.
+// login runs the storage side of one login, as idp's callback does it, and
+// one token refresh.
 func login(ctx context.Context, s storage.Store, key, name string) error {
-	u, err := s.UpsertUser(ctx, user(key))
+	u, err := s.UpsertUserAndCreateSession(ctx, user(key), session("", name))
 	if err != nil {
-		return fmt.Errorf("upsert user: %w", err)
-	}
-	if err := s.CreateSession(ctx, session(u.ID, name)); err != nil {
-		return err
+		return fmt.Errorf("upsert user and create session: %w", err)
 	}
 	if _, _, err := s.GetSession(ctx, sum("session:"+name), t0); err != nil {
 		return err
@@ -120,7 +118,9 @@ func TestStatementBudget(t *testing.T) {
 			return err
 		}},
 		{"GetKeySet", 1, 0, func() error { _, err := s.GetKeySet(ctx); return err }},
-		{"DeleteExpired", 5, 0, func() error { _, err := s.DeleteExpired(ctx, t0); return err }},
+		{"DeleteExpired", 6, 0, func() error { _, err := s.DeleteExpired(ctx, t0); return err }},
+		{"ClaimLoginState", 1, 1, func() error { return s.ClaimLoginState(ctx, sum("state"), t0.Add(time.Minute)) }},
+		{"ReleaseLoginState", 1, 1, func() error { return s.ReleaseLoginState(ctx, sum("state")) }},
 		{"CreateClient", 1, 1, func() error {
 			return s.CreateClient(ctx, &storage.Client{ID: "app", CreatedAt: t0, UpdatedAt: t0})
 		}},
@@ -147,6 +147,26 @@ func TestStatementBudget(t *testing.T) {
 			return s.CreateAdminToken(ctx, &storage.AdminToken{ID: "t1", Hash: sum("token"), Scope: "read", CreatedAt: t0})
 		}},
 		{"GetAdminTokenByHash", 1, 0, func() error { _, err := s.GetAdminTokenByHash(ctx, sum("token"), t0); return err }},
+		{"UpsertUserAndCreateSession", 1, 2, func() error {
+			_, err := s.UpsertUserAndCreateSession(ctx, user("2"), session("", "c"))
+			return err
+		}},
+		{"UpsertUserAndCreateSession (login state used)", 1, 0, func() error {
+			sess := session("", "e")
+			sess.LoginStateHash = sum("state:c")
+			if _, err := s.UpsertUserAndCreateSession(ctx, user("3"), sess); !errors.Is(err, storage.ErrConflict) {
+				return fmt.Errorf("err = %v, want ErrConflict", err)
+			}
+			return nil
+		}},
+		{"SetUserDisabled (one session)", 5, 2, func() error { return s.SetUserDisabled(ctx, "zzd_2", true, t0) }},
+		{"UpsertUserAndCreateSession (disabled user)", 1, 1, func() error {
+			u, err := s.UpsertUserAndCreateSession(ctx, user("2"), session("", "d"))
+			if err == nil && !u.Disabled {
+				err = errors.New("user not disabled")
+			}
+			return err
+		}},
 	}
 	for _, st := range steps {
 		before := s.Stats()

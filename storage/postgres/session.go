@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/dingoidc/dingoidc/storage"
@@ -94,4 +96,66 @@ func (r *sessionScan) result() *storage.Session {
 	r.s.ExpiresAt = r.s.ExpiresAt.UTC()
 	r.s.CreatedAt = r.s.CreatedAt.UTC()
 	return &r.s
+}
+
+// upsertUserAndCreateSessionSQL is UpsertUser's statement and
+// CreateSession's in one: the session is inserted for the stored user unless
+// it is disabled. Without ON CONFLICT, a used session id or login state fails
+// the whole statement (unique_violation), so the user upsert is undone too.
+const upsertUserAndCreateSessionSQL = `
+	WITH u AS (
+		INSERT INTO users AS u (id, upstream, external_id, claims, disabled, created_at, updated_at,
+			last_login_at, last_checked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+		ON CONFLICT (upstream, external_id) DO UPDATE
+		SET claims = EXCLUDED.claims, updated_at = EXCLUDED.updated_at, last_login_at = EXCLUDED.last_login_at,
+			last_checked_at = coalesce(EXCLUDED.last_checked_at, u.last_checked_at)
+		RETURNING ` + userColumns + `
+	), s AS (
+		INSERT INTO sessions (id_hash, user_id, upstream, auth_time, amr, expires_at, login_state_hash, created_at)
+		SELECT $9::bytea, u.id, $10::text, $11::timestamptz, $12::text[], $13::timestamptz, $14::bytea,
+			$15::timestamptz
+		FROM u WHERE NOT u.disabled
+		RETURNING 1
+	)
+	SELECT ` + userColumns + `, (SELECT count(*) FROM s) FROM u`
+
+// UpsertUserAndCreateSession upserts the user as UpsertUser does and creates
+// the session for it as CreateSession does, in one statement; no session when
+// the user is disabled, ErrConflict (and nothing written) when the session id
+// or login state was used before.
+func (s *Store) UpsertUserAndCreateSession(ctx context.Context, in *storage.User, sess *storage.Session) (*storage.User, error) {
+	var r userScan
+	var inserted int64
+	run := func() error {
+		return s.pool.QueryRow(ctx, upsertUserAndCreateSessionSQL,
+			in.ID, in.Upstream, in.ExternalID, claims(in.Claims), in.Disabled,
+			in.CreatedAt, in.UpdatedAt, nullTime(in.LastLoginAt),
+			sess.IDHash, sess.Upstream, nullTime(sess.AuthTime), list(sess.AMR), sess.ExpiresAt,
+			nullBytes(sess.LoginStateHash), sess.CreatedAt).Scan(append(r.dest(), &inserted)...)
+	}
+	err := run()
+	if newUserRaced(err) {
+		// The same new person's first login committed its row between our
+		// arbiter check and our insert: now ON CONFLICT finds it.
+		err = run()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("upsert user and create session: %w", mapErr(err))
+	}
+	s.stats.addWrites(1 + inserted) // the user row, and the session row unless disabled
+	u := r.result()
+	sess.UserID = u.ID
+	return u, nil
+}
+
+// newUserRaced reports whether err is the users primary key violated by a
+// concurrent insert of the same person: ON CONFLICT (upstream, external_id)
+// only arbitrates that index, so a row committed by a concurrent first login
+// while ours was being inserted fails on the id instead. Run again, the
+// statement sees the row and updates it; a subject taken by another person
+// fails the same way again (ErrConflict).
+func newUserRaced(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "users_pkey"
 }

@@ -52,6 +52,11 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		}
 		n, err = s.exec(ctx, tx, qDeleteOldAdminTokens, now.Add(-storage.AdminTokenRetention).UnixNano())
 		total += n
+		if err != nil {
+			return err
+		}
+		n, err = s.exec(ctx, tx, qDeleteExpiredLoginStates, at)
+		total += n
 		return err
 	})
 	if err != nil {

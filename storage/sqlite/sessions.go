@@ -72,3 +72,37 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte, now time.Time)
 	}
 	return nil
 }
+
+// UpsertUserAndCreateSession upserts the user as UpsertUser does and creates
+// the session for it as CreateSession does, in one transaction; no session
+// when the user is disabled, ErrConflict (and the user upsert rolled back)
+// when the session id or login state was used before.
+func (s *Store) UpsertUserAndCreateSession(ctx context.Context, u *storage.User, sess *storage.Session) (*storage.User, error) {
+	var out storage.User
+	var op string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		op = "upsert user"
+		if err := s.writeRow(ctx, tx, qUpsertUser,
+			[]any{u.ID, u.Upstream, u.ExternalID, jsonArg(u.Claims), u.Disabled,
+				timeArg(u.CreatedAt), timeArg(u.UpdatedAt), timeArg(u.LastLoginAt)},
+			userDest(&out)...); err != nil {
+			return err
+		}
+		sess.UserID = out.ID
+		if out.Disabled {
+			return nil
+		}
+		op = "create session"
+		_, err := s.exec(ctx, tx, qCreateSession,
+			sess.IDHash, sess.UserID, sess.Upstream, timeArg(sess.AuthTime), listArg(sess.AMR),
+			timeArg(sess.ExpiresAt), blobArg(sess.LoginStateHash), timeArg(sess.CreatedAt))
+		return err
+	})
+	if err != nil {
+		if op == "" {
+			op = "upsert user and create session"
+		}
+		return nil, mapErr(op, err)
+	}
+	return &out, nil
+}

@@ -69,6 +69,9 @@ func open(ctx context.Context, path string, migrate bool) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite: invalid path %q: want a file name without '?'", path)
 	}
+	if err := secureFiles(path); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

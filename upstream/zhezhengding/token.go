@@ -146,7 +146,7 @@ func parseToken(data json.RawMessage) (string, time.Duration, error) {
 		s = strings.TrimSpace(s)
 	}
 	secs, err := strconv.ParseFloat(s, 64)
-	if err != nil || secs < 1 || secs > 366*24*3600 {
+	if err != nil || !(secs >= 1 && secs <= 366*24*3600) { // NaN too (FuzzParseToken)
 		return "", 0, unexpected("expiresIn is not a usable number of seconds")
 	}
 	return tok, time.Duration(secs * float64(time.Second)), nil
