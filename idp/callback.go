@@ -72,7 +72,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 	// after an outage retries.
 	stateHash := hash(nonce)
 	if err := s.store.ClaimLoginState(ctx, stateHash, time.Unix(ls.Exp, 0)); err != nil {
-		s.claimFailure(w, r, log, a, err)
+		s.claimFailure(w, r, log, a, upID, err)
 		return
 	}
 	ident, err := p.Exchange(ctx, r.Form, s.upstreamReturnURL(a, upID))

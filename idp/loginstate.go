@@ -13,16 +13,16 @@ import (
 func (s *Server) claimFailure(w http.ResponseWriter, r *http.Request, log interface {
 	InfoContext(context.Context, string, ...any)
 	WarnContext(context.Context, string, ...any)
-}, a *authRequest, err error) {
+}, a *authRequest, upID string, err error) {
 	ctx := r.Context()
 	if errors.Is(err, storage.ErrConflict) {
 		log.InfoContext(ctx, "upstream state used twice")
-		s.metrics.loginFailed("state_reused")
+		s.metrics.loginRefused(upID, a.ClientID, refusedStateReused)
 		s.errorPageFor(w, r, a, http.StatusBadRequest, msgLoginInvalid)
 		return
 	}
 	noteUnavailable(ctx, err)
 	log.WarnContext(ctx, "claim login state", "err", err)
-	s.metrics.loginFailed("storage")
+	s.metrics.loginRefused(upID, a.ClientID, refusedStorage)
 	s.errorPageFor(w, r, a, http.StatusServiceUnavailable, msgUnavailable)
 }

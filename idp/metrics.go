@@ -144,10 +144,6 @@ func (m *Metrics) loginRefused(upstream, client, reason string) {
 	m.loginsRefused.WithLabelValues(labelOrNone(upstream), labelOrNone(client), reason).Inc()
 }
 
-// loginFailed counts a refusal whose upstream and client are not at hand
-// (labelled "none"); prefer loginRefused. reason must be a constant.
-func (m *Metrics) loginFailed(reason string) { m.loginRefused("", "", reason) }
-
 func (m *Metrics) loginStarted(upstream, client string) {
 	m.loginsStarted.WithLabelValues(upstream, client).Inc()
 }

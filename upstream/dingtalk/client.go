@@ -136,7 +136,7 @@ const throttlePause = 300 * time.Millisecond
 // pauseThrottled logs that DingTalk throttled the call and waits before
 // its retry; false when ctx ends first.
 func (p *Provider) pauseThrottled(ctx context.Context, where, code string) bool {
-	p.log.WarnContext(ctx, "dingtalk is throttling calls (rate limit); retrying once", "call", where, "code", code)
+	p.log.WarnContext(ctx, "dingtalk is throttling calls (rate limit); retrying once", "call", where, "upstream_code", code)
 	t := time.NewTimer(throttlePause + rand.N(throttlePause))
 	defer t.Stop()
 	select {

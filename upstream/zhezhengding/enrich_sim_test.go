@@ -62,7 +62,7 @@ func TestEnrichPairs(t *testing.T) {
 		if _, ok := id.Attributes["groups"]; ok {
 			t.Errorf("groups %v with a refused lookup", id.Attributes["groups"])
 		}
-		if l := logs.String(); !strings.Contains(l, "organisations unavailable") || !strings.Contains(l, "code=300037") || !strings.Contains(l, "pair=scan") {
+		if l := logs.String(); !strings.Contains(l, "organisations unavailable") || !strings.Contains(l, "upstream_code=300037") || !strings.Contains(l, "pair=scan") {
 			t.Errorf("the log does not name the code and the pair:\n%s", l)
 		}
 	})

@@ -204,7 +204,7 @@ func (p *Provider) Exchange(ctx context.Context, callback url.Values, _ string) 
 		switch {
 		case err != nil:
 			p.logger.Warn("organisations unavailable; logging in without groups",
-				"account_id", u.AccountID, "tenant_id", u.TenantID, "pair", p.orgPair().app, "code", errorCode(err), "err", err)
+				"account_id", u.AccountID, "tenant_id", u.TenantID, "pair", p.orgPair().app, "upstream_code", errorCode(err), "err", err)
 		case len(groups) > 0:
 			u.Attributes["groups"] = groups
 		}

@@ -177,7 +177,7 @@ func (s *tokenSource) callWithToken(ctx context.Context, path string, params url
 	}
 	var ae *APIError
 	errors.As(err, &ae)
-	s.logger.Info("app token refused by the gateway; refreshing it", "app", s.app, "path", path, "code", ae.Code)
+	s.logger.Info("app token refused by the gateway; refreshing it", "app", s.app, "path", path, "upstream_code", ae.Code)
 	s.invalidate(tok)
 	if tok, err = s.get(ctx); err != nil {
 		return nil, err
