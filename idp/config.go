@@ -99,7 +99,7 @@ const (
 	DefaultLoginTTL          = 10 * time.Minute
 	DefaultCodeTTL           = time.Minute
 	DefaultRefreshGrace      = 10 * time.Second
-	DefaultAccessTokenFormat = "jwt"
+	DefaultAccessTokenFormat = "opaque"
 )
 
 // UpstreamIDPattern is the form of an upstream id: it prefixes subjects

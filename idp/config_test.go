@@ -12,7 +12,7 @@ func TestConfigDefaultsAndRules(t *testing.T) {
 	var c idp.Config
 	c.SetDefaults()
 	if c.IDTokenTTL != idp.DefaultIDTokenTTL || c.RefreshMaxTTL != idp.DefaultRefreshMaxTTL ||
-		c.RefreshGrace != idp.DefaultRefreshGrace || c.DefaultAccessTokenFormat != "jwt" {
+		c.RefreshGrace != idp.DefaultRefreshGrace || c.DefaultAccessTokenFormat != "opaque" {
 		t.Errorf("defaults %+v", c)
 	}
 	if p := c.SettingProblems(nil); len(p) != 0 {

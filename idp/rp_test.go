@@ -26,7 +26,12 @@ import (
 // bytes matter).
 func TestRP(t *testing.T) {
 	e := newEnv(t, backends()[0].open(t))
-	app := e.rp("app", testSecret)
+	app := e.rp("app", testSecret) // the default: opaque access tokens
+	// An app that verifies access tokens itself (Rancher, AT1) is set to
+	// JWT access tokens.
+	const rancherSecret = "rancher-secret-long-enough-0123"
+	e.addClient(storage.Client{ID: "rancher", Name: "Rancher", RedirectURIs: []string{testRedirect}, AccessTokenFormat: "jwt"}, rancherSecret)
+	rancher := e.rp("rancher", rancherSecret)
 	discovery := func(t *testing.T) map[string]any {
 		t.Helper()
 		resp, err := e.ts.Client().Get(e.issuer + "/.well-known/openid-configuration")
@@ -70,7 +75,7 @@ func TestRP(t *testing.T) {
 		if l.claims["iss"] != e.issuer {
 			t.Errorf("id token iss %q", l.claims["iss"])
 		}
-		_, at := jwtParts(t, l.token.AccessToken)
+		_, at := jwtParts(t, rancher.login(e.browser()).token.AccessToken)
 		if at["iss"] != e.issuer {
 			t.Errorf("access token iss %q", at["iss"])
 		}
@@ -136,7 +141,9 @@ func TestRP(t *testing.T) {
 	})
 
 	t.Run("D8_jwks", func(t *testing.T) {
-		ke := newEnv(t, backends()[0].open(t))
+		// JWT access tokens for every app (the global setting), so that
+		// both tokens of a login are checked against the JWKS.
+		ke := newEnv(t, backends()[0].open(t), func(e *env) { e.cfg.DefaultAccessTokenFormat = "jwt" })
 		kapp := ke.rp("app", testSecret)
 		checkJWKS := func() []string {
 			t.Helper()
@@ -547,7 +554,7 @@ func TestRP(t *testing.T) {
 		if _, ok := tk.id["nbf"]; ok {
 			t.Error("id token has nbf")
 		}
-		_, at := jwtParts(t, tk.body["access_token"].(string))
+		_, at := jwtParts(t, rancher.login(e.browser()).token.AccessToken)
 		if nbf, ok := at["nbf"].(float64); ok && int64(nbf) > num(t, at, "iat") {
 			t.Error("access token nbf after iat")
 		}
@@ -735,29 +742,28 @@ func TestRP(t *testing.T) {
 	// ---- 1.6 Access tokens ----
 
 	t.Run("AT1_jwt_access_token", func(t *testing.T) {
-		l := app.login(e.browser())
+		l := rancher.login(e.browser())
 		at := l.token.AccessToken
 		h, claims := jwtParts(t, at)
 		if h["alg"] != "RS256" || h["kid"] == nil {
 			t.Errorf("header %v", h)
 		}
 		// What Rancher does: the ID-token verifier on the access token.
-		tok, err := app.provider.Verifier(&oidc.Config{ClientID: "app"}).Verify(app.ctx, at)
+		tok, err := rancher.provider.Verifier(&oidc.Config{ClientID: "rancher"}).Verify(rancher.ctx, at)
 		if err != nil {
 			t.Fatalf("go-oidc verifier on the access token: %v", err)
 		}
-		if tok.Issuer != e.issuer || tok.Subject != l.idToken.Subject || !slices.Contains(tok.Audience, "app") {
+		if tok.Issuer != e.issuer || tok.Subject != l.idToken.Subject || !slices.Contains(tok.Audience, "rancher") {
 			t.Errorf("access token %+v", tok)
 		}
 		num(t, claims, "exp")
 		num(t, claims, "iat")
 
-		// Opaque access tokens stay available per client.
-		e.addClient(storage.Client{ID: "at1-opaque", RedirectURIs: []string{testRedirect}, AccessTokenFormat: "opaque"}, "at1-opaque-secret-long-enough")
-		op := e.rp("at1-opaque", "at1-opaque-secret-long-enough")
-		ol := op.login(e.browser())
+		// Apps that choose nothing get opaque access tokens (one signature
+		// per login; docs/performance.md), which userinfo accepts.
+		ol := app.login(e.browser())
 		if strings.Count(ol.token.AccessToken, ".") == 2 {
-			t.Errorf("opaque client got a JWT access token")
+			t.Errorf("an app with the default format got a JWT access token")
 		}
 		if resp, ui := e.userinfo("get", ol.token.AccessToken); resp.StatusCode != http.StatusOK || ui["sub"] != ol.idToken.Subject {
 			t.Errorf("userinfo with an opaque token: %d %v", resp.StatusCode, ui)

@@ -381,7 +381,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Listen != ":8080" || cfg.DataDir != "./data" || cfg.Storage.Driver != "sqlite" ||
-		cfg.Storage.Path != filepath.Join("data", "dingoidc.sqlite") || cfg.AccessTokenFormat != "jwt" ||
+		cfg.Storage.Path != filepath.Join("data", "dingoidc.sqlite") || cfg.AccessTokenFormat != "opaque" ||
 		cfg.Log.Level != "info" || cfg.Log.Format != "json" {
 		t.Errorf("defaults %+v", cfg)
 	}
