@@ -21,9 +21,12 @@
 //     Where a login completes, by a scan or the SSO session (complete,
 //     callback.go), the client's access policy admits or refuses the
 //     person and the sign-in log records it (policy.go, signinlog.go).
-//  4. /authorize/callback: checkBrowser (cookies.go) lets a completed
-//     request through only in the browser that started it; op issues the
-//     code, which is the sealed request encrypted again.
+//  4. In the same request op issues the code, which is the completed
+//     sealed request encrypted again, and sends the browser to the app.
+//     (Older versions redirected through /authorize/callback first;
+//     that route stays for rolling upgrades, guarded by checkBrowser,
+//     cookies.go, which lets a completed request through only in the
+//     browser that started it.)
 //
 // Tokens:
 //

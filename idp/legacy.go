@@ -21,7 +21,7 @@ import (
 //
 // A legacy login is an ordinary authorization request marked Legacy: the
 // chooser, the upstreams, SSO reuse and whatever runs at completion apply
-// unchanged, and op's /authorize/callback sends the browser to the app's
+// unchanged, and op (from complete, callback.go) sends the browser to the app's
 // redirect_url with code and state. The code is the same sealed, single-use
 // code as an OIDC one (redeem, tokens.go); the tokens are dingoidc's opaque
 // access tokens and rotating refresh tokens (refresh.go), so logout, user

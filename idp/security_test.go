@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/storage"
 )
 
@@ -80,8 +81,12 @@ func TestForgedRefreshDoesNotRevoke(t *testing.T) {
 
 // One completed login yields one code: the completed request replayed in
 // the same browser gives a code whose redemption counts as reuse.
+// This is the /authorize/callback route, where older replicas send a
+// completed login during a rolling upgrade (TestCodeStraightFromCallback:
+// this version skips it).
 func TestOneLoginOneCode(t *testing.T) {
 	e := newEnv(t, backends()[0].open(t))
+	idp.CallbackHop(e.srv)
 	app := e.rp("app", testSecret)
 	b := e.browser()
 	b.hc.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
@@ -330,5 +335,41 @@ func TestLogoutHintOfAnotherPerson(t *testing.T) {
 	_, page = victim.get(e.issuer + "/end_session?" + url.Values{"id_token_hint": {attacker.raw[:len(attacker.raw)-4] + "AAAA"}, "post_logout_redirect_uri": {testLogout}}.Encode())
 	if resp := victim.confirmLogout(page); resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" {
 		t.Errorf("confirmed logout with a forged hint redirected: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestCodeStraightFromCallback: the request that completes a login, the
+// upstream callback or an SSO-session /login, sends the browser to the app
+// with its code: no /authorize/callback hop in between.
+func TestCodeStraightFromCallback(t *testing.T) {
+	e := newEnv(t, backends()[0].open(t))
+	app := e.rp("app", testSecret)
+	b := e.browser()
+	var paths []string
+	next := b.hc.CheckRedirect
+	b.hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		paths = append(paths, req.URL.Path)
+		return next(req, via)
+	}
+	for _, kind := range []string{"scan", "SSO session"} {
+		paths = nil
+		v := oauth2.GenerateVerifier()
+		resp, _ := b.get(app.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(v)))
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || loc.Query().Get("code") == "" || loc.Query().Get("state") != "st" {
+			t.Fatalf("%s: %d %q", kind, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		last := resp.Request.URL.Path
+		if want := map[string]string{"scan": "/login/dev/callback", "SSO session": "/login"}[kind]; last != want {
+			t.Errorf("%s: the code came from %s, want %s (redirects %v)", kind, last, want, paths)
+		}
+		for _, p := range paths {
+			if strings.HasSuffix(p, "/authorize/callback") {
+				t.Errorf("%s: went through %s (redirects %v)", kind, p, paths)
+			}
+		}
+		if tk := e.exchange(loc.Query().Get("code"), v); tk.id["sub"] == nil {
+			t.Errorf("%s: no sub in %v", kind, tk.id)
+		}
 	}
 }

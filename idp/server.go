@@ -54,6 +54,10 @@ type Server struct {
 	logo       []byte             // branding (branding.go)
 	logoType   string
 	logoETag   string
+
+	// respondCompleted answers a completed login (complete, callback.go);
+	// tests replace it to reach the /authorize/callback route.
+	respondCompleted func(w http.ResponseWriter, r *http.Request, a *authRequest)
 }
 
 type upstreamEntry struct {
@@ -177,6 +181,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
 	mux.Handle("GET /authorize", s.pageUnavailable(s.personPages(s.withRequestURI(opHandler))))
 	mux.Handle("POST /authorize", s.pageUnavailable(s.personPages(s.withRequestURI(opHandler))))
+	// Logins complete without this hop now (complete, callback.go); a
+	// replica of an older version still sends browsers here during a
+	// rolling upgrade.
 	mux.Handle("GET /authorize/callback", s.pageUnavailable(s.personPages(s.checkBrowser(opHandler))))
 	mux.Handle("POST /oauth/token", noStore(s.tokenGuard(true, unavailableAs503(withRawBasic(opHandler)))))
 	mux.Handle("POST /oauth/introspect", noStore(s.tokenGuard(false, unavailableAs503(withRawBasic(opHandler)))))

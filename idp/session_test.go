@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/dingoidc/dingoidc/idp"
 	"github.com/dingoidc/dingoidc/storage"
 	"github.com/dingoidc/dingoidc/storage/postgres"
 	"github.com/dingoidc/dingoidc/storage/postgres/pgtest"
@@ -88,6 +89,7 @@ func authTime(t *testing.T, l *login) time.Time {
 // browser B — neither the upstream callback nor the completed request.
 func TestSessionSwap(t *testing.T) {
 	e := newEnv(t, backends()[0].open(t))
+	idp.CallbackHop(e.srv) // the second half: the route older replicas use
 	app := e.rp("app", testSecret)
 	e.up.AutoApprove = ""
 	victim, attacker := e.browser(), e.browser()

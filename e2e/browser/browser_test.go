@@ -297,7 +297,7 @@ func TestLogout(t *testing.T) {
 // TestSessionSwap: a scan completed for browser A's login cannot finish a
 // login in browser B (its own cookie jar): B opening A's approve link sees
 // an error page, not the app; A's own scan still logs A in; and B opening
-// A's completed login (/authorize/callback) is refused too.
+// A's callback URL afterwards is refused too.
 func TestSessionSwap(t *testing.T) {
 	forLangs(t, "swap", func(t *testing.T, a *tab) {
 		toChooser(a)
@@ -324,15 +324,18 @@ func TestSessionSwap(t *testing.T) {
 		a.click(zzdPerson)
 		a.demoResult(zzdSub)
 
-		// Nor can B take over A's completed login at the step that hands
-		// out the code.
-		done := a.docRequests(regexp.MustCompile(`/authorize/callback\?id=`))
-		if len(done) != 1 {
-			t.Fatalf("want A's one /authorize/callback request, got %q", done)
+		// Nor can B take over A's login at the step that hands out the
+		// code: the callback, which sends A straight to the app (no
+		// /authorize/callback hop carrying a completed request).
+		if done := a.docRequests(regexp.MustCompile(`/authorize/callback\?id=`)); len(done) != 0 {
+			t.Fatalf("A's login went through /authorize/callback: %q", done)
 		}
-		b.run("open A's completed login", chromedp.Navigate(done[0]))
+		cb := a.docRequests(callbackZZD)
+		if len(cb) != 1 {
+			t.Fatalf("want A's one callback request, got %q", cb)
+		}
+		b.run("open A's callback", chromedp.Navigate(cb[0]))
 		b.page("error", "error_title")
-		b.says("other_browser")
 		b.eval(`location.pathname`, &path)
 		if strings.HasPrefix(path, "/demo") {
 			t.Fatalf("B reached the demo app at %s", path)
