@@ -42,6 +42,7 @@ func serveWith(ctx context.Context, args []string, getenv func(string) string, s
 	logger := slog.New(idp.LogHandler(cfg.newLogger(stderr).Handler()))
 	slog.SetDefault(logger) // zitadel/oidc logs to the default logger
 	warnReadableSecrets(cfg, logger)
+	tuneGC(getenv, logger)
 
 	mux := http.NewServeMux()
 	if *dev && len(cfg.Upstreams) == 0 {

@@ -83,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.serve, "serve", "sqlite", "start a server on a fresh `DB`: sqlite or postgres; none targets -issuer")
 	fs.StringVar(&c.binary, "dingoidc", "", "dingoidc `BINARY` to start (default: go build ./cmd/dingoidc into a temporary directory)")
-	fs.StringVar(&c.pgDSN, "pg", "postgres://postgres@127.0.0.1:5432/postgres", "PostgreSQL admin `DSN`: where the fresh database is created and backends are looked up")
+	fs.StringVar(&c.pgDSN, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin `DSN`: where the fresh database is created and backends are looked up; the started server gets the same host and parameters (no TLS by default: the database is on this machine)")
 	fs.StringVar(&c.pgDB, "pg-db", "", "with -serve none: the running server's PostgreSQL `DATABASE`, to measure its backends' CPU")
 	fs.StringVar(&c.atFormat, "access-token-format", "", "access_token_format of the started server (jwt or opaque; default: the server's default)")
 	fs.StringVar(&c.issuer, "issuer", "http://127.0.0.1:8080", "with -serve none: the running server's `URL`")
