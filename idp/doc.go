@@ -7,7 +7,9 @@
 //
 //  1. /authorize: op checks the request and calls CreateAuthRequest
 //     (opstorage.go), which stores nothing: the request is sealed into its
-//     own ID (authrequest.go, seal.go) and op sends the browser to /login.
+//     own ID (authrequest.go, seal.go) and op answers with a redirect to
+//     /login, which loginInline (logininline.go) holds back to run step 2
+//     in the same request: one round trip fewer.
 //  2. /login (login.go) reuses the SSO session when it satisfies prompt,
 //     max_age and id_token_hint, answers prompt=none, shows the chooser or
 //     the in-app page (pages.go, inapp.go), or starts an upstream: a signed

@@ -339,8 +339,8 @@ func TestLogoutHintOfAnotherPerson(t *testing.T) {
 }
 
 // TestCodeStraightFromCallback: the request that completes a login, the
-// upstream callback or an SSO-session /login, sends the browser to the app
-// with its code: no /authorize/callback hop in between.
+// upstream callback or (SSO session) /authorize itself, sends the browser
+// to the app with its code: no /login or /authorize/callback hop between.
 func TestCodeStraightFromCallback(t *testing.T) {
 	e := newEnv(t, backends()[0].open(t))
 	app := e.rp("app", testSecret)
@@ -360,11 +360,11 @@ func TestCodeStraightFromCallback(t *testing.T) {
 			t.Fatalf("%s: %d %q", kind, resp.StatusCode, resp.Header.Get("Location"))
 		}
 		last := resp.Request.URL.Path
-		if want := map[string]string{"scan": "/login/dev/callback", "SSO session": "/login"}[kind]; last != want {
+		if want := map[string]string{"scan": "/login/dev/callback", "SSO session": "/authorize"}[kind]; last != want {
 			t.Errorf("%s: the code came from %s, want %s (redirects %v)", kind, last, want, paths)
 		}
 		for _, p := range paths {
-			if strings.HasSuffix(p, "/authorize/callback") {
+			if strings.HasSuffix(p, "/authorize/callback") || strings.HasSuffix(p, "/login") {
 				t.Errorf("%s: went through %s (redirects %v)", kind, p, paths)
 			}
 		}

@@ -179,8 +179,8 @@ func (s *Server) routes() http.Handler {
 	opHandler := s.provider
 
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
-	mux.Handle("GET /authorize", s.pageUnavailable(s.personPages(s.withRequestURI(opHandler))))
-	mux.Handle("POST /authorize", s.pageUnavailable(s.personPages(s.withRequestURI(opHandler))))
+	mux.Handle("GET /authorize", s.pageUnavailable(s.loginInline(s.personPages(s.withRequestURI(opHandler)))))
+	mux.Handle("POST /authorize", s.pageUnavailable(s.loginInline(s.personPages(s.withRequestURI(opHandler)))))
 	// Logins complete without this hop now (complete, callback.go); a
 	// replica of an older version still sends browsers here during a
 	// rolling upgrade.
