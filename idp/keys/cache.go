@@ -114,9 +114,10 @@ func (m *Manager) reload(ctx context.Context) (*snapshot, error) {
 func (m *Manager) reloadNow(ctx context.Context) (*snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 	defer cancel()
+	start := m.now()
 	set, err := m.getKeySet(ctx)
 	if err == nil {
-		return m.install(set)
+		return m.install(set, start)
 	}
 	old := m.snap.Load()
 	if old == nil {
@@ -160,7 +161,7 @@ func (m *Manager) update(ctx context.Context, what string,
 			return nil, fmt.Errorf("%s: swap key set: %w", what, err)
 		}
 		m.logChanges(ctx, s.stored, set.Keys)
-		ns, err := m.install(set)
+		ns, err := m.install(set, now)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -170,11 +171,12 @@ func (m *Manager) update(ctx context.Context, what string,
 
 // load reads the set from the database, decodes it and caches it.
 func (m *Manager) load(ctx context.Context) (*snapshot, error) {
+	start := m.now()
 	set, err := m.getKeySet(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return m.install(set)
+	return m.install(set, start)
 }
 
 func (m *Manager) getKeySet(ctx context.Context) (*storage.KeySet, error) {
@@ -189,13 +191,16 @@ func (m *Manager) getKeySet(ctx context.Context) (*storage.KeySet, error) {
 }
 
 // install decodes set and caches it, unless a newer version is cached
-// already.
-func (m *Manager) install(set *storage.KeySet) (*snapshot, error) {
+// already. readStart is when the read of set began: the copy is trusted
+// for CacheTTL from then, not from when the read ended, since a change
+// committed during the read may be missing from it (RotateAs relies on
+// this bound).
+func (m *Manager) install(set *storage.KeySet, readStart time.Time) (*snapshot, error) {
 	s, err := m.decode(set)
 	if err != nil {
 		return nil, err
 	}
-	s.loadedAt = m.now()
+	s.loadedAt = readStart
 	for {
 		old := m.snap.Load()
 		if old != nil && old.version > s.version {

@@ -249,3 +249,7 @@ func storedKIDs(s *fakeStore) []string {
 	}
 	return ids
 }
+
+// immediateDelay is how long after `keys rotate --now` (with the fake
+// clock standing still) the new key signs.
+const immediateDelay = DefaultCacheTTL + rotateWriteMargin

@@ -226,6 +226,16 @@ func (m *Manager) RotateAs(ctx context.Context, immediate bool, actor string) (s
 		if err != nil {
 			return nil, err
 		}
+		if immediate && cur >= 0 {
+			// Generating the key took time, and the write follows: a
+			// replica that reads the set until the write commits keeps a
+			// copy without the new key for CacheTTL from that read (its
+			// start, install). Count CacheTTL from after the generation,
+			// plus a margin for the write.
+			if after := ceilSecond(m.now().Add(m.opts.CacheTTL + rotateWriteMargin)); after.After(k.ActiveFrom) {
+				k.ActiveFrom = after.UTC()
+			}
+		}
 		ks = append(ks, k)
 		sortKeys(ks)
 		ks, _ = retire(ks, now, m.opts)
@@ -234,6 +244,13 @@ func (m *Manager) RotateAs(ctx context.Context, immediate bool, actor string) (s
 	})
 	if err != nil {
 		return storage.SigningKey{}, err
+	}
+	if immediate && m.now().Add(m.opts.CacheTTL).After(added.ActiveFrom) {
+		// The write took longer than rotateWriteMargin: a replica that
+		// read the set just before it commits may not publish the key
+		// until after it signs.
+		m.log.WarnContext(ctx, "key set write was slow: the new key may sign before every replica publishes it",
+			"kid", added.ID, "active_from", added.ActiveFrom)
 	}
 	added.PrivateEnc = nil
 	details, err := json.Marshal(struct {

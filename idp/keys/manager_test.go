@@ -325,10 +325,10 @@ func TestRotate(t *testing.T) {
 	}{
 		{name: "scheduled", at: 100 * h, wantActive: 101 * h, wantOldRet: 102 * h, wantStored: 2, wantSigning: "old"},
 		// Immediate: signs once every replica has reloaded the set (CacheTTL).
-		{name: "immediate", at: 100 * h, immediate: true, wantActive: 100*h + DefaultCacheTTL, wantOldRet: 101*h + DefaultCacheTTL, wantStored: 2, wantSigning: "old"},
-		{name: "immediate right after the first key", at: 0, immediate: true, wantActive: DefaultCacheTTL, wantOldRet: h + DefaultCacheTTL, wantStored: 2, wantSigning: "old"},
+		{name: "immediate", at: 100 * h, immediate: true, wantActive: 100*h + immediateDelay, wantOldRet: 101*h + immediateDelay, wantStored: 2, wantSigning: "old"},
+		{name: "immediate right after the first key", at: 0, immediate: true, wantActive: immediateDelay, wantOldRet: h + immediateDelay, wantStored: 2, wantSigning: "old"},
 		{name: "scheduled replaces the next key", at: 719*h + 30*time.Minute, pending: true, wantActive: 720*h + 30*time.Minute, wantOldRet: 721*h + 30*time.Minute, wantStored: 2, wantSigning: "old"},
-		{name: "immediate replaces the next key", at: 719*h + 30*time.Minute, pending: true, immediate: true, wantActive: 719*h + 30*time.Minute + DefaultCacheTTL, wantOldRet: 720*h + 30*time.Minute + DefaultCacheTTL, wantStored: 2, wantSigning: "old"},
+		{name: "immediate replaces the next key", at: 719*h + 30*time.Minute, pending: true, immediate: true, wantActive: 719*h + 30*time.Minute + immediateDelay, wantOldRet: 720*h + 30*time.Minute + immediateDelay, wantStored: 2, wantSigning: "old"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -541,7 +541,7 @@ func TestSignedJWTVerifies(t *testing.T) {
 	if _, err := m.Rotate(t.Context(), true); err != nil {
 		t.Fatal(err)
 	}
-	clk.Set(t0.Add(time.Hour + DefaultCacheTTL))    // the new key signs
+	clk.Set(t0.Add(time.Hour + immediateDelay))    // the new key signs
 	if err := m.Maintain(t.Context()); err != nil { // as Run does: the old key retires
 		t.Fatal(err)
 	}
@@ -561,7 +561,7 @@ func TestSignedJWTVerifies(t *testing.T) {
 		t.Error("old token verifies with the new key")
 	}
 
-	clk.Set(t0.Add(2*time.Hour + DefaultCacheTTL))
+	clk.Set(t0.Add(2*time.Hour + immediateDelay))
 	if err := verify(first, jwks()); err == nil {
 		t.Error("old token verifies after its key left the JWKS")
 	}
@@ -745,7 +745,7 @@ func TestLogsNoKeyMaterial(t *testing.T) {
 	if _, err := m.Rotate(t.Context(), true); err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(DefaultCacheTTL) // the new key signs: the old one retires
+	clk.Add(immediateDelay) // the new key signs: the old one retires
 	if err := m.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,10 @@ const (
 	DefaultMaintainEvery    = time.Minute
 )
 
+// rotateWriteMargin is the time `keys rotate --now` allows for writing the
+// new set (one statement) on top of CacheTTL before the new key signs.
+const rotateWriteMargin = time.Second
+
 // Options tune a Manager. Zero values take the defaults.
 type Options struct {
 	// RotationPeriod is how long a key signs before the next one takes

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto/rsa"
 	"slices"
 	"testing"
 	"time"
@@ -44,5 +45,46 @@ func TestRotateNowPublishesBeforeSigning(t *testing.T) {
 	}
 	if !signedByNew {
 		t.Errorf("the new key never signed within 2×CacheTTL")
+	}
+}
+
+// TestRotateNowSlowKeyGeneration: generating the new key takes time (RSA
+// on a busy machine), and a replica that reloads the set meanwhile keeps a
+// copy without the new key for CacheTTL from that read. The new key must
+// not sign before that copy has expired.
+func TestRotateNowSlowKeyGeneration(t *testing.T) {
+	store := &fakeStore{}
+	clk := newClock(t0)
+	signer := newTestManager(t, store, clk, Options{})
+	if err := signer.Ensure(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	stale := newTestManager(t, store, clk, Options{})
+	clk.Set(t0.Add(time.Hour))
+	cli := newTestManager(t, store, clk, Options{}) // `keys rotate --now`
+	cli.genKey = func() (*rsa.PrivateKey, error) {
+		clk.Set(clk.Now().Add(20 * time.Second)) // a slow generation
+		publishedKIDs(t, stale)                  // read before the new set is written
+		return poolKey()
+	}
+	added, err := cli.Rotate(t.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := clk.Now()
+	signed := false
+	for step := range 3 * int(DefaultCacheTTL/time.Second) {
+		clk.Set(start.Add(time.Duration(step) * time.Second))
+		kid := signingKID(t, signer)
+		if kid != added.ID {
+			continue
+		}
+		signed = true
+		if pub := publishedKIDs(t, stale); !slices.Contains(pub, kid) {
+			t.Fatalf("+%ds after the write: the new key %s signs, and a replica that read the set during its generation publishes only %v", step, kid, pub)
+		}
+	}
+	if !signed {
+		t.Error("the new key never signed")
 	}
 }

@@ -85,8 +85,8 @@ func TestSQLite(t *testing.T) {
 
 	// A restarted replica decodes what was stored; the new key signs once
 	// every replica has it.
-	if !added.ActiveFrom.Equal(clk.Now().Add(DefaultCacheTTL)) {
-		t.Errorf("ActiveFrom %v, want CacheTTL after %v", added.ActiveFrom, clk.Now())
+	if !added.ActiveFrom.Equal(clk.Now().Add(immediateDelay)) {
+		t.Errorf("ActiveFrom %v, want CacheTTL + the write margin after %v", added.ActiveFrom, clk.Now())
 	}
 	clk.Set(added.ActiveFrom)
 	restarted := newTestManager(t, store, clk, Options{})
