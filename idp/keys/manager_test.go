@@ -541,7 +541,7 @@ func TestSignedJWTVerifies(t *testing.T) {
 	if _, err := m.Rotate(t.Context(), true); err != nil {
 		t.Fatal(err)
 	}
-	clk.Set(t0.Add(time.Hour + immediateDelay))    // the new key signs
+	clk.Set(t0.Add(time.Hour + immediateDelay))     // the new key signs
 	if err := m.Maintain(t.Context()); err != nil { // as Run does: the old key retires
 		t.Fatal(err)
 	}
