@@ -37,6 +37,13 @@ type client struct {
 // scrubbed of the secret and the sensitive parameters (tokens, codes).
 func (c *client) call(ctx context.Context, method, path string, params url.Values) (json.RawMessage, error) {
 	data, err := c.do(ctx, method, path, params)
+	if ge := (*GatewayError)(nil); errors.As(err, &ge) && ge.Code == codeNonceUsed {
+		// Another process with this app_key (a replica) sent the same
+		// nonce: our nonces are unique only within this process. The
+		// gateway refused before doing anything (the scan code is not
+		// spent), so once more with a fresh nonce (docs/upstreams.md §1.5).
+		data, err = c.do(ctx, method, path, params)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -136,9 +143,16 @@ func (c *client) do(ctx context.Context, method, path string, params url.Values)
 	return data, err
 }
 
+// codeNonceUsed is the gateway's SignatureNonceUsed: a nonce it has seen.
+const codeNonceUsed = "OPF-B001-05-16-0008"
+
 // signatureRefused reports a gateway error about the signature or its
-// timestamp (SignatureDoesNotMatch, OPF-B001-05-16-0009, InvalidTimeStamp…).
+// timestamp (SignatureDoesNotMatch, OPF-B001-05-16-0009, InvalidTimeStamp…);
+// a reused nonce (SignatureNonceUsed) is not the operator's to fix.
 func signatureRefused(ge *GatewayError) bool {
+	if ge.Code == codeNonceUsed {
+		return false
+	}
 	s := strings.ToLower(ge.Code + " " + ge.Message)
 	return ge.Code == "OPF-B001-05-16-0009" || strings.Contains(s, "signature") || strings.Contains(s, "timestamp")
 }

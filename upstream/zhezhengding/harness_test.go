@@ -58,6 +58,8 @@ const (
 	faultToken             // every token is refused (240133, captured)
 	faultGarbage           // HTTP 200 with a JSON answer of the wrong shape
 	faultSlow              // answer after a few milliseconds
+	faultNonceUsed         // SignatureNonceUsed (-0008): another process took the nonce
+	faultNonceUsedOnce     // faultNonceUsed for one call, then normal answers
 )
 
 // simGateway is upstream/zzdsim (the 浙政钉 model: signatures, app tokens,
@@ -302,6 +304,12 @@ func (g *simGateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case faultSlow:
 		time.Sleep(20 * time.Millisecond)
+	case faultNonceUsed, faultNonceUsedOnce:
+		if f == faultNonceUsedOnce {
+			g.setFault(r.URL.Path, faultNone)
+		}
+		g.write(w, http.StatusOK, []byte(`{"success":false,"Code":"OPF-B001-05-16-0008","Message":"SignatureNonceUsed","_RequestId":"rnonce"}`))
+		return
 	}
 
 	rec := httptest.NewRecorder()

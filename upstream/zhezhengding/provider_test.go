@@ -344,6 +344,37 @@ func TestInvalidTokenRefreshedAndRetriedOnce(t *testing.T) {
 	})
 }
 
+// TestNonceTakenByAnotherReplica: replicas sharing an app_key make nonces
+// unique each in its own process only, so the gateway may answer
+// SignatureNonceUsed; the call is sent once more with a fresh nonce, and
+// a second refusal is an outage, not a configuration problem.
+func TestNonceTakenByAnotherReplica(t *testing.T) {
+	t.Run("once", func(t *testing.T) {
+		e := newTestEnv(t, nil)
+		e.gw.setFault(scanUserPath, faultNonceUsedOnce)
+		if _, err := e.exchange(t, e.gw.newCode("getuserinfo_bycode.json")); err != nil {
+			t.Fatalf("a nonce refused once failed the login: %v", err)
+		}
+		if n := e.gw.count(scanUserPath); n != 2 {
+			t.Errorf("%d user calls, want 2 (one retry)", n)
+		}
+	})
+	t.Run("always", func(t *testing.T) {
+		e := newTestEnv(t, nil)
+		e.gw.setFault(scanUserPath, faultNonceUsed)
+		_, err := e.exchange(t, e.gw.newCode("getuserinfo_bycode.json"))
+		if !errors.Is(err, upstream.ErrUnavailable) || !strings.Contains(err.Error(), "0008") {
+			t.Errorf("err %v, want ErrUnavailable with -0008", err)
+		}
+		if err != nil && strings.Contains(err.Error(), "check app_key") {
+			t.Errorf("a reused nonce is blamed on the configuration: %v", err)
+		}
+		if n := e.gw.count(scanUserPath); n != 2 {
+			t.Errorf("%d user calls, want 2 (one retry)", n)
+		}
+	})
+}
+
 func TestExchangeErrors(t *testing.T) {
 	tests := []struct {
 		name     string
