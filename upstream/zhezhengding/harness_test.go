@@ -49,17 +49,17 @@ var testPeople = map[string]int64{
 type fault int
 
 const (
-	faultNone        fault = iota
-	faultGateway           // the signature error envelope (captured)
-	faultEchoGateway       // a gateway error quoting the string to sign (tokens, codes)
-	faultStatus500         // HTTP 500 with a gateway-error body
-	faultHTML502           // HTTP 502 with an HTML page
-	faultHang              // no answer until the client gives up
-	faultToken             // every token is refused (240133, captured)
-	faultGarbage           // HTTP 200 with a JSON answer of the wrong shape
-	faultSlow              // answer after a few milliseconds
-	faultNonceUsed         // SignatureNonceUsed (-0008): another process took the nonce
-	faultNonceUsedOnce     // faultNonceUsed for one call, then normal answers
+	faultNone          fault = iota
+	faultGateway             // the signature error envelope (captured)
+	faultEchoGateway         // a gateway error quoting the string to sign (tokens, codes)
+	faultStatus500           // HTTP 500 with a gateway-error body
+	faultHTML502             // HTTP 502 with an HTML page
+	faultHang                // no answer until the client gives up
+	faultToken               // every token is refused (240133, captured)
+	faultGarbage             // HTTP 200 with a JSON answer of the wrong shape
+	faultSlow                // answer after a few milliseconds
+	faultNonceUsed           // SignatureNonceUsed (-0008): another process took the nonce
+	faultNonceUsedOnce       // faultNonceUsed for one call, then normal answers
 )
 
 // simGateway is upstream/zzdsim (the 浙政钉 model: signatures, app tokens,
