@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -82,6 +83,25 @@ type TokensConfig struct {
 type KeysConfig struct {
 	RotationPeriod Duration `yaml:"rotation_period" json:"rotation_period"`
 	PublishAhead   Duration `yaml:"publish_ahead" json:"publish_ahead"`
+	// CacheTTL is how long each replica trusts its copy of the key set;
+	// `keys rotate --now` signs with the new key after this delay.
+	CacheTTL Duration `yaml:"cache_ttl" json:"cache_ttl"`
+}
+
+// Bounds of keys.cache_ttl: a replica reads the key set again at most
+// once a second, and a `keys rotate --now` takes effect within 10m.
+const (
+	minKeysCacheTTL = time.Second
+	maxKeysCacheTTL = 10 * time.Minute
+)
+
+// problems checks what keys.Options.Problems does not: keys.cache_ttl.
+func (k KeysConfig) problems(key func(string) string) []error {
+	if d := k.CacheTTL.D(); d < minKeysCacheTTL || d > maxKeysCacheTTL {
+		return []error{fmt.Errorf("%s: %s is out of range (1s to 10m; leave it out for the default, %s)",
+			key("keys.cache_ttl"), k.CacheTTL, Duration(keys.DefaultCacheTTL))}
+	}
+	return nil
 }
 
 // LogConfig configures the slog logger.
@@ -166,6 +186,7 @@ func defaultConfig() *FileConfig {
 		Keys: KeysConfig{
 			RotationPeriod: Duration(keys.DefaultRotationPeriod),
 			PublishAhead:   Duration(keys.DefaultPublishAhead),
+			CacheTTL:       Duration(keys.DefaultCacheTTL),
 		},
 		Log:     LogConfig{Level: "info"},
 		fromEnv: map[string]string{},
@@ -212,7 +233,7 @@ func loadConfig(path string, getenv func(string) string, opts loadOptions) (*Fil
 	}
 	c.applyEnv(getenv)
 	c.applyDefaults()
-	if err := c.Validate(opts.Serve); err != nil {
+	if err := errors.Join(c.Validate(opts.Serve), errors.Join(c.Keys.problems(c.key)...)); err != nil {
 		return nil, &configError{source: c.source(), problems: unjoin(err)}
 	}
 	return c, nil
@@ -375,7 +396,8 @@ var (
 		"RefreshGrace": "tokens.refresh_grace", "DefaultAccessTokenFormat": "access_token_format",
 		"TrustedProxies": "trusted_proxies", "MaxBodyBytes": "max_body_bytes",
 	}
-	keysOptionsKeys = map[string]string{"RotationPeriod": "keys.rotation_period", "PublishAhead": "keys.publish_ahead"}
+	keysOptionsKeys = map[string]string{"RotationPeriod": "keys.rotation_period", "PublishAhead": "keys.publish_ahead",
+		"CacheTTL": "keys.cache_ttl"}
 )
 
 // buildUpstreams opens every configured upstream (its type's

@@ -13,6 +13,7 @@ func (c *FileConfig) keysOptions(logger *slog.Logger) keys.Options {
 	return keys.Options{
 		RotationPeriod:   c.Keys.RotationPeriod.D(),
 		PublishAhead:     c.Keys.PublishAhead.D(),
+		CacheTTL:         c.Keys.CacheTTL.D(),
 		MaxTokenLifetime: max(c.Tokens.IDTokenTTL.D(), c.Tokens.AccessTokenTTL.D()),
 		Logger:           logger,
 	}

@@ -136,7 +136,7 @@ func (c *FileConfig) printSummary(w io.Writer) error {
 	row("tokens", fmt.Sprintf("id %s, access %s, refresh %s (at most %s), session %s, login %s, code %s, refresh grace %s",
 		t.IDTokenTTL, t.AccessTokenTTL, t.RefreshTokenTTL, t.RefreshTokenMaxTTL, t.SessionTTL, t.LoginTTL, t.CodeTTL, t.RefreshGrace))
 	row("access_token_format", c.AccessTokenFormat)
-	row("keys", fmt.Sprintf("rotation %s, published %s ahead", c.Keys.RotationPeriod, c.Keys.PublishAhead))
+	row("keys", fmt.Sprintf("rotation %s, published %s ahead, cached %s per replica", c.Keys.RotationPeriod, c.Keys.PublishAhead, c.Keys.CacheTTL))
 	row("log.level", c.Log.Level)
 	row("log.format", c.Log.Format)
 	if len(c.Upstreams) == 0 {
