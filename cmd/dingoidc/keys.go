@@ -87,8 +87,9 @@ func (c *cli) keysRotate(ctx context.Context, name string, args []string) error 
 	fs, o := c.flagSet(name, "", "Add a new signing key. It is published at once and signs after\n"+
 		"keys.publish_ahead, so relying parties that cache the JWKS learn it\n"+
 		"first; with --now it signs as soon as every replica publishes it\n"+
-		"(within 30s, when every replica has reloaded the key set: for a\n"+
-		"current key that may be compromised).\n"+
+		"(keys.cache_ttl, 30s by default, plus a second: when every replica\n"+
+		"has reloaded the key set; for a current key that may be compromised).\n"+
+		"Run it with the replicas' config, so it uses their keys.cache_ttl.\n"+
 		"Needs the master key. Recorded in the audit log.")
 	now := fs.Bool("now", false, "sign with the new key as soon as every replica publishes it")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
