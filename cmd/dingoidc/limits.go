@@ -11,9 +11,9 @@ const maxHeaderBytes = 64 << 10
 
 // gcPercent is serve's garbage-collector target unless GOGC is set. The
 // live heap is small (a few MiB: keys, clients and requests in flight), so
-// at Go's default of 100 the collector runs very often and took 5–8 % of the
-// server's CPU in a login profile; 200 halves that for a few MiB more
-// memory (docs/performance.md).
+// at Go's default of 100 the collector runs very often and took 5 % of the
+// server's CPU in a login profile; 200 halves that, for a higher peak RSS
+// under load (docs/performance.md).
 const gcPercent = 200
 
 // tuneGC sets gcPercent unless the operator chose with GOGC.
