@@ -3,7 +3,6 @@ package idp
 import (
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // loginInline runs /login (handleLogin) within the /authorize request when
@@ -16,7 +15,7 @@ import (
 func (s *Server) loginInline(next http.Handler) http.Handler {
 	loginPath := s.prefix + "/login"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		iw := &loginRedirectCatcher{ResponseWriter: w, prefix: loginPath + "?"}
+		iw := &loginRedirectCatcher{ResponseWriter: w, path: loginPath}
 		next.ServeHTTP(iw, r)
 		if iw.login == nil {
 			return
@@ -42,9 +41,9 @@ func (s *Server) loginInline(next http.Handler) http.Handler {
 // its small body), passing everything else through.
 type loginRedirectCatcher struct {
 	http.ResponseWriter
-	prefix string
-	login  *url.URL // the caught redirect's target
-	wrote  bool
+	path  string   // the login page's path (client.LoginURL, without host)
+	login *url.URL // the caught redirect's target
+	wrote bool
 }
 
 func (c *loginRedirectCatcher) WriteHeader(code int) {
@@ -52,13 +51,11 @@ func (c *loginRedirectCatcher) WriteHeader(code int) {
 		return
 	}
 	if code == http.StatusFound {
-		if loc := c.Header().Get("Location"); strings.HasPrefix(loc, c.prefix) {
-			if u, err := url.Parse(loc); err == nil && u.Path == strings.TrimSuffix(c.prefix, "?") {
-				c.login = u
-				c.Header().Del("Location")
-				c.Header().Del("Content-Type")
-				return
-			}
+		if u, err := url.Parse(c.Header().Get("Location")); err == nil && u.Host == "" && u.Path == c.path {
+			c.login = u
+			c.Header().Del("Location")
+			c.Header().Del("Content-Type")
+			return
 		}
 	}
 	c.wrote = true

@@ -95,7 +95,8 @@ const (
 	maxKeysCacheTTL = 10 * time.Minute
 )
 
-// problems checks what keys.Options.Problems does not: keys.cache_ttl.
+// problems checks what keys.Options.Problems does not (Validate runs
+// both): keys.cache_ttl, which keys.Options treats as unset when zero.
 func (k KeysConfig) problems(key func(string) string) []error {
 	if d := k.CacheTTL.D(); d < minKeysCacheTTL || d > maxKeysCacheTTL {
 		return []error{fmt.Errorf("%s: %s is out of range (1s to 10m; leave it out for the default, %s)",
@@ -233,7 +234,7 @@ func loadConfig(path string, getenv func(string) string, opts loadOptions) (*Fil
 	}
 	c.applyEnv(getenv)
 	c.applyDefaults()
-	if err := errors.Join(c.Validate(opts.Serve), errors.Join(c.Keys.problems(c.key)...)); err != nil {
+	if err := c.Validate(opts.Serve); err != nil {
 		return nil, &configError{source: c.source(), problems: unjoin(err)}
 	}
 	return c, nil

@@ -95,6 +95,7 @@ func (c *FileConfig) Validate(serve bool) error {
 	tc := c.tokenSettings()
 	errs = append(errs, tc.SettingProblems(func(f string) string { return c.key(idpConfigKeys[f]) })...)
 	errs = append(errs, c.keysOptions(nil).Problems(func(f string) string { return c.key(keysOptionsKeys[f]) })...)
+	errs = append(errs, c.Keys.problems(c.key)...)
 
 	if _, err := parseLogLevel(c.Log.Level); err != nil {
 		add("log.level", "%v", err)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -204,9 +203,8 @@ func startReplicas(t *testing.T, n int) *replicaEnv {
 		tr: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
 	t.Cleanup(e.tr.CloseIdleConnections)
 
-	proxyLn := listenReplica(t)
-	e.proxyHost = proxyLn.Addr().String()
-	e.issuer = "http://" + e.proxyHost
+	proxyLn, issuer := holdListener(t)
+	e.proxyHost, e.issuer = proxyLn.Addr().String(), issuer
 
 	sim, err := zzdsim.New(zzdsim.Options{Apps: map[string]zzdsim.App{
 		simDemoAppCode: {AppKey: simDemoAppKey, AppSecret: simDemoAppSecret, CallbackDomains: []string{e.proxyHost}},
@@ -249,9 +247,9 @@ clients:
 
 	var backends []string
 	for i := range n {
-		ln := listenReplica(t)
+		ln, base := holdListener(t)
 		ctx, cancel := context.WithCancel(context.Background())
-		r := &testReplica{n: i + 1, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), logs: &lockedBuffer{}}
+		r := &testReplica{n: i + 1, base: base, cancel: cancel, done: make(chan error, 1), logs: &lockedBuffer{}}
 		go func() {
 			r.done <- serveWith(ctx, []string{"--config", e.cfgPath}, e.getenv, io.Discard, r.logs, serveHooks{listener: ln})
 		}()
@@ -763,15 +761,6 @@ func replicaRand(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func listenReplica(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
 }
 
 func replicaSleepUntil(ctx context.Context, when time.Time) {

@@ -336,6 +336,7 @@ func TestSessionSwap(t *testing.T) {
 		}
 		b.run("open A's callback", chromedp.Navigate(cb[0]))
 		b.page("error", "error_title")
+		b.says("other_browser")
 		b.eval(`location.pathname`, &path)
 		if strings.HasPrefix(path, "/demo") {
 			t.Fatalf("B reached the demo app at %s", path)
